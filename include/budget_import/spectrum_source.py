@@ -1,0 +1,157 @@
+"""Reads Spectrum's job-cost tables over any DB-API connection (pyodbc through OdbcHook in Airflow).
+
+Everything a query returns passes through `normalise_*` here: keys are trimmed (Spectrum pads job
+numbers) and amounts become exact Decimals, whatever driver answered.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from include.budget_import.money import db_amount
+from include.budget_import.sql_files import load_sql
+
+
+class DbConnection(Protocol):
+    def cursor(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SpectrumJob:
+    company_code: str
+    job_number: str  # trimmed, as people write it
+    stored_job_number: str  # as stored (padded): the key the other queries seek on
+    master_job: str | None
+    description: str | None
+    status_code: str  # A active, I inactive, C closed
+
+
+@dataclass(frozen=True)
+class JobReadinessFacts:
+    """Spectrum's side of the seed's prerequisites for one job."""
+
+    unposted_estimate_entries: int
+    budget_locked: bool
+
+    @property
+    def estimates_posted(self) -> bool:
+        return self.unposted_estimate_entries == 0
+
+
+# Column names of an extracted budget line, in the order every later stage uses.
+EXTRACT_COLUMNS: tuple[str, ...] = (
+    "company_code",
+    "job_number",
+    "phase_code",
+    "cost_type",
+    "description",
+    "unit_of_measure",
+    "est_quantity",
+    "est_unit_cost",
+    "original_estimate",
+    "jtd_cost",
+)
+AMOUNT_COLUMNS = ("est_quantity", "est_unit_cost", "original_estimate", "jtd_cost")
+
+
+def trim_key(value: object) -> str | None:
+    """Spectrum keys are space-padded varchars; a blank key is missing (None)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def trim_text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _job(row: Sequence[Any]) -> SpectrumJob:
+    company, stored, master, description, status = row
+    return SpectrumJob(
+        company_code=trim_key(company) or "",
+        job_number=trim_key(stored) or "",
+        stored_job_number=str(stored),
+        master_job=trim_key(master),
+        description=trim_text(description),
+        status_code=(trim_key(status) or "").upper(),
+    )
+
+
+def _query(conn: DbConnection, sql_name: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(load_sql(sql_name), list(params))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def list_jobs(conn: DbConnection, company_code: str) -> list[SpectrumJob]:
+    return [_job(row) for row in _query(conn, "spectrum_jobs", [company_code])]
+
+
+def find_job(conn: DbConnection, company_code: str, job_number: str) -> SpectrumJob | None:
+    """The job whose trimmed number is `job_number`, or None. Input is bound, never spliced into SQL."""
+    rows = _query(conn, "spectrum_job_lookup", [company_code, job_number.strip()])
+    return _job(rows[0]) if rows else None
+
+
+def readiness_facts(conn: DbConnection, job: SpectrumJob) -> JobReadinessFacts:
+    key = [job.company_code, job.stored_job_number]
+    unposted = _query(conn, "job_estimates_posted", key)[0][0]
+    locked_rows = _query(conn, "job_budget_locked", key)
+    locked = bool(locked_rows) and (trim_key(locked_rows[0][0]) or "").upper() == "Y"
+    return JobReadinessFacts(unposted_estimate_entries=int(unposted or 0), budget_locked=locked)
+
+
+def cost_types(conn: DbConnection, company_code: str) -> dict[str, str]:
+    """Cost type code -> description for one company."""
+    return {
+        code: trim_text(description) or code
+        for code, description in ((trim_key(r[0]), r[1]) for r in _query(conn, "cost_types", [company_code]))
+        if code
+    }
+
+
+def normalise_line(row: Sequence[Any]) -> tuple[Any, ...]:
+    """One budget_lines.sql row as EXTRACT_COLUMNS values: trimmed keys, exact Decimal amounts."""
+    company, job, phase, cost_type, description, uom, qty, unit_cost, estimate, jtd = row
+    return (
+        trim_key(company),
+        trim_key(job),
+        trim_key(phase),
+        trim_key(cost_type),
+        trim_text(description),
+        trim_text(uom),
+        db_amount(qty),
+        db_amount(unit_cost),
+        db_amount(estimate),
+        db_amount(jtd),
+    )
+
+
+def iter_budget_lines(
+    conn: DbConnection, job: SpectrumJob, chunk_size: int = 10_000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Stream a job's budget lines in chunks (bounded memory for very large jobs)."""
+    key = [job.company_code, job.stored_job_number]
+    cursor = conn.cursor()
+    try:
+        cursor.execute(load_sql("budget_lines"), key + key)
+        while True:
+            rows = cursor.fetchmany(chunk_size)
+            if not rows:
+                break
+            yield [normalise_line(row) for row in rows]
+    finally:
+        cursor.close()
+
+
+def amount_total(values: Sequence[Decimal]) -> Decimal:
+    return sum(values, Decimal(0))

@@ -1,0 +1,16 @@
+"""SQL lives in include/sql/*.sql; this reads it by name so the Python never embeds a query."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+@lru_cache(maxsize=None)
+def load_sql(name: str) -> str:
+    """Text of include/sql/<name>.sql (comments kept: every engine accepts them)."""
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file {path}")
+    return path.read_text(encoding="utf-8")
