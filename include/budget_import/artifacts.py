@@ -1,0 +1,92 @@
+"""Where a run keeps its files: one folder per run and job, plus the latest status of every job.
+
+Layout under the reports root (BUDGET_IMPORT_REPORTS_DIR, default $AIRFLOW_HOME/budget_reports):
+  runs/<run id>/<company>_<job>/  extracted.pkl, validation.json, rejects.csv, plan.json,
+                                  snapshot.json, result.json (the per-job report)
+  runs/<run id>/summary.json      (the run's report across jobs)
+  status/<company>_<job>.json     (latest status per job, for the Budgets page)
+The .pkl files are the exact (Decimal) hand-off between tasks; people read the JSON and CSV.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """A path component that cannot escape its folder, whatever a job number contains."""
+    cleaned = _UNSAFE.sub("_", text.strip()).strip("._") or "_"
+    return cleaned[:80]
+
+
+def reports_root() -> Path:
+    configured = os.environ.get("BUDGET_IMPORT_REPORTS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
+
+
+def job_key(company_code: str, job_number: str) -> str:
+    return f"{safe_name(company_code)}_{safe_name(job_number)}"
+
+
+def write_json(path: Path, payload: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)  # atomic: a reader never sees half a report
+    return path
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class RunFolder:
+    def __init__(self, run_id: str, root: Path | None = None) -> None:
+        self.root = root or reports_root()
+        self.run_id = run_id
+        self.path = self.root / "runs" / safe_name(run_id)
+
+    def job(self, company_code: str, job_number: str) -> JobFolder:
+        return JobFolder(self, company_code, job_number)
+
+    def write_summary(self, payload: Any) -> Path:
+        return write_json(self.path / "summary.json", payload)
+
+
+class JobFolder:
+    def __init__(self, run: RunFolder, company_code: str, job_number: str) -> None:
+        self.run = run
+        self.company_code = company_code
+        self.job_number = job_number
+        self.path = run.path / job_key(company_code, job_number)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_json(self, name: str, payload: Any) -> Path:
+        return write_json(self.file(name), payload)
+
+    def read_json(self, name: str) -> Any:
+        return read_json(self.file(name))
+
+    def write_frame(self, name: str, frame: pd.DataFrame) -> Path:
+        path = self.file(f"{name}.pkl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_pickle(path)
+        return path
+
+    def read_frame(self, name: str) -> pd.DataFrame:
+        return pd.read_pickle(self.file(f"{name}.pkl"))
+
+    def write_status(self, payload: dict[str, Any]) -> Path:
+        """Latest status of this job, outside the run folder, for the Budgets page."""
+        return write_json(self.run.root / "status" / f"{job_key(self.company_code, self.job_number)}.json", payload)

@@ -1,0 +1,20 @@
+"""Airflow connections -> the objects the pipeline needs. Imported inside tasks only (never at parse time)."""
+from __future__ import annotations
+
+from typing import Any
+
+SPECTRUM_CONN_ID = "spectrum_db"
+PROCORE_CONN_ID = "procore_api"
+
+
+def spectrum_connection(conn_id: str = SPECTRUM_CONN_ID) -> Any:
+    """A pyodbc connection to Spectrum through the odbc provider's OdbcHook (read-only use)."""
+    from airflow.providers.odbc.hooks.odbc import OdbcHook
+
+    return OdbcHook(odbc_conn_id=conn_id).get_conn()
+
+
+def procore_hook(conn_id: str = PROCORE_CONN_ID) -> Any:
+    from include.budget_import.procore.hook import ProcoreHook
+
+    return ProcoreHook(procore_conn_id=conn_id)

@@ -1,0 +1,153 @@
+"""What the DAGs' tasks do, as plain functions: the DAG files stay thin wiring and both DAGs share
+one implementation. Imported inside task bodies only, so parsing a DAG never loads pandas or GE.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import closing
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from include.budget_import import pipeline
+from include.budget_import.artifacts import RunFolder, read_json
+from include.budget_import.connections import procore_hook, spectrum_connection
+from include.budget_import.spectrum_source import list_jobs
+
+log = logging.getLogger(__name__)
+
+
+def _request(params: dict[str, Any], hook: Any) -> pipeline.JobRequest:
+    company_code = str(params["company_code"]).strip()
+    return pipeline.JobRequest(
+        company_code=company_code,
+        job_number=str(params["job_number"]).strip(),
+        procore_company_id=hook.company_id_for(company_code),
+        merge_mode=str(params.get("merge_mode", "override")),
+        dry_run=bool(params.get("dry_run", False)),
+    )
+
+
+# --- manual DAG: one project, one task per stage ------------------------------------------------
+def prerequisites(params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    hook = procore_hook()
+    request = _request(params, hook)
+    folder = RunFolder(run_id).job(request.company_code, request.job_number)
+    try:
+        with closing(spectrum_connection()) as spectrum:
+            return pipeline.check_prerequisites(spectrum, hook.get_api(), request)
+    except pipeline.JobBlockedError as exc:
+        pipeline.blocked_result(request, exc, folder)
+        raise AirflowFailException(f"Job {request.company_code}/{request.job_number} is blocked ({exc.reason}): {exc}") from None
+
+
+def extract(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
+    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
+    with closing(spectrum_connection()) as spectrum:
+        return pipeline.extract(spectrum, ready, folder)
+
+
+def validate(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
+    return pipeline.validate(RunFolder(run_id).job(ready["company_code"], ready["job_number"]))
+
+
+def reshape(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
+    return pipeline.reshape_stage(RunFolder(run_id).job(ready["company_code"], ready["job_number"]))
+
+
+def load(ready: dict[str, Any], params: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]:
+    hook = procore_hook()
+    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
+    try:
+        return pipeline.load(hook.get_api(), ready, folder, mode, bool(params.get("dry_run", False)))
+    except pipeline.JobBlockedError as exc:
+        pipeline.blocked_result(_request(params, hook), exc, folder)
+        raise AirflowFailException(f"Job {ready['company_code']}/{ready['job_number']} is blocked ({exc.reason}): {exc}") from None
+
+
+def report(ready: dict[str, Any], stages: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    hook = procore_hook()
+    request = _request(params, hook)
+    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
+    result = pipeline.finished_result(request, ready, stages, folder)
+    summary = summarise([result])
+    RunFolder(run_id).write_summary(summary)
+    if result["status"] == "failed_reconciliation":
+        raise AirflowFailException(f"Job {request.company_code}/{request.job_number}: Procore's budget does not equal Spectrum's after the load")
+    return result
+
+
+# --- nightly DAG: every linked job, one mapped task per job --------------------------------------
+def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """Active Spectrum jobs that are linked to a Procore project. Unlinked ones get a 'not linked'
+    status (so they show on the Budgets page) and are not imported."""
+    hook = procore_hook()
+    api = hook.get_api()
+    codes = [str(c) for c in (params.get("company_codes") or hook.spectrum_company_codes())]
+    if not codes:
+        raise AirflowFailException("No Spectrum company to import: set the company_codes param or extra.companies on the procore_api connection")
+    jobs: list[dict[str, Any]] = []
+    run = RunFolder(run_id)
+    with closing(spectrum_connection()) as spectrum:
+        for code in codes:
+            company_id = hook.company_id_for(code)
+            linked = {str(p.get("origin_id")) for p in api.projects(company_id)}
+            for job in list_jobs(spectrum, code):
+                if job.status_code != "A":
+                    continue
+                if pipeline.origin_id(job.company_code, job.job_number) in linked:
+                    jobs.append({"company_code": job.company_code, "job_number": job.job_number, "procore_company_id": company_id})
+                else:
+                    request = pipeline.JobRequest(job.company_code, job.job_number, company_id)
+                    pipeline.blocked_result(request, pipeline.JobBlockedError("not_linked"), run.job(job.company_code, job.job_number))
+    log.info("%d linked active jobs to import across companies %s", len(jobs), codes)
+    return jobs
+
+
+def import_job(job: dict[str, Any], params: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]:
+    request = pipeline.JobRequest(
+        company_code=job["company_code"], job_number=job["job_number"], procore_company_id=int(job["procore_company_id"]),
+        merge_mode=mode, dry_run=bool(params.get("dry_run", False)),
+    )
+    api = procore_hook().get_api()
+    with closing(spectrum_connection()) as spectrum:
+        result = pipeline.import_job(spectrum, api, request, RunFolder(run_id).job(request.company_code, request.job_number))
+    log.info("%s/%s: %s %s", request.company_code, request.job_number, result["status"], result.get("reason") or "")
+    return {k: result.get(k) for k in ("company_code", "job_number", "status", "reason")}
+
+
+def summarise_run(run_id: str) -> dict[str, Any]:
+    run = RunFolder(run_id)
+    results = [read_json(p) for p in sorted(run.path.glob("*/result.json"))]
+    summary = summarise(results)
+    run.write_summary(summary)
+    for line in summary_lines(summary):
+        log.info("%s", line)
+    return {k: summary[k] for k in ("jobs", "by_status")}
+
+
+def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
+    by_status: dict[str, int] = {}
+    for result in results:
+        by_status[result["status"]] = by_status.get(result["status"], 0) + 1
+    return {"jobs": len(results), "by_status": by_status, "results": results}
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """One readable line per job: extracted, rejected by reason, writes in Procore."""
+    lines = []
+    for r in summary["results"]:
+        label = f"{r['company_code']}/{r['job_number']}"
+        if r["status"] == "blocked":
+            lines.append(f"{label:<14} BLOCKED  {r['reason']}: {r['message']}")
+            continue
+        stages = r.get("stages", {})
+        shape, plan = stages.get("reshape", {}), stages.get("load", {}).get("plan", {})
+        reasons = stages.get("validate", {}).get("by_reason", {})
+        lines.append(
+            f"{label:<14} {r['status'].upper():<8} extracted {stages.get('extract', {}).get('extracted', 0)}, "
+            f"line items {shape.get('line_items', 0)}, skipped {shape.get('skipped', 0)}, rejected {shape.get('rejected', 0)}"
+            f"{' ' + str(reasons) if reasons else ''}; Procore: created {plan.get('create', 0)}, updated {plan.get('update', 0)}, "
+            f"deleted {plan.get('delete', 0)}, kept {plan.get('keep', 0)}"
+        )
+    return lines

@@ -1,0 +1,282 @@
+"""The import of one Spectrum job into its Procore project, stage by stage.
+
+Each stage reads what the previous one left in the job's run folder and returns a small JSON-able
+dict (what Airflow keeps in XCom). The manual DAG runs the stages as separate tasks; the nightly
+DAG runs `import_job` (the same stages, in one task per job) so 1,000 jobs cost 1,000 task
+instances, not 7,000.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from include.budget_import import quality
+from include.budget_import.artifacts import JobFolder
+from include.budget_import.load import BudgetLoader, ProjectTarget, desired_lines
+from include.budget_import.money import money_text
+from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
+from include.budget_import.procore.api import ProcoreBudgetApi
+from include.budget_import.procore.errors import ProcorePermissionError
+from include.budget_import.reshape import extracted_frame, reshape
+from include.budget_import.rules import JOB_RULES_BY_REASON
+from include.budget_import.spectrum_source import DbConnection, cost_types, find_job, iter_budget_lines, readiness_facts
+
+log = logging.getLogger(__name__)
+
+
+class JobBlockedError(RuntimeError):
+    """A prerequisite is not met; the job is skipped with this reason (and never fails the others)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        message = JOB_RULES_BY_REASON[reason].message
+        super().__init__(f"{message}{' ' + detail if detail else ''}")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    company_code: str
+    job_number: str
+    procore_company_id: int
+    merge_mode: str = "override"
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if self.merge_mode not in MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {MERGE_MODES}, not {self.merge_mode!r}")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def origin_id(company_code: str, job_number: str) -> str:
+    """How a Procore project names its Spectrum job (project.origin_id). One place to adapt it."""
+    return f"{company_code}|{job_number}"
+
+
+# --- stage 1: prerequisites ----------------------------------------------------------------------
+def check_prerequisites(spectrum: DbConnection, api: ProcoreBudgetApi, request: JobRequest) -> dict[str, Any]:
+    """Every prerequisite in Procore's article, Spectrum side then Procore side. Raises JobBlockedError."""
+    job = find_job(spectrum, request.company_code, request.job_number)
+    if job is None:
+        raise JobBlockedError("job_not_found", f"(company {request.company_code!r}, job {request.job_number!r})")
+    if job.status_code == "C":
+        raise JobBlockedError("job_closed")
+    if job.status_code == "I":
+        raise JobBlockedError("job_inactive")
+    facts = readiness_facts(spectrum, job)
+    blocked, _ = quality.validate_job_facts(facts.estimates_posted, facts.budget_locked)
+    if blocked == "estimates_not_posted":
+        raise JobBlockedError(blocked, f"({facts.unposted_estimate_entries} unposted estimate entries)")
+    if blocked:
+        raise JobBlockedError(blocked)
+    company_id = request.procore_company_id
+    projects = api.projects(company_id, origin_id=origin_id(job.company_code, job.job_number))
+    if not projects:
+        raise JobBlockedError("not_linked", f"(no Procore project has origin_id {origin_id(job.company_code, job.job_number)!r})")
+    project_id = int(projects[0]["id"])
+    try:
+        if not api.budget_tool_active(company_id, project_id):
+            raise JobBlockedError("budget_tool_inactive", f"(project {project_id})")
+        if api.budget_locked(company_id, project_id):
+            raise JobBlockedError("procore_budget_locked", f"(project {project_id})")
+    except ProcorePermissionError as exc:
+        raise JobBlockedError("no_permission", f"({exc.detail})") from None
+    return {
+        "company_code": job.company_code,
+        "job_number": job.job_number,
+        "stored_job_number": job.stored_job_number,
+        "job_description": job.description,
+        "master_job": job.master_job,
+        "procore_company_id": company_id,
+        "procore_project_id": project_id,
+        "procore_project_name": projects[0].get("name"),
+    }
+
+
+# --- stage 2: extract ----------------------------------------------------------------------------
+def extract(spectrum: DbConnection, ready: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
+    started = time.perf_counter()
+    job = find_job(spectrum, ready["company_code"], ready["job_number"])
+    if job is None:
+        raise JobBlockedError("job_not_found")
+    frame = extracted_frame(iter_budget_lines(spectrum, job))
+    folder.write_frame("extracted", frame)
+    folder.write_json("cost_types.json", cost_types(spectrum, job.company_code))
+    return {"extracted": len(frame), "seconds": round(time.perf_counter() - started, 3)}
+
+
+# --- stage 3: validate ---------------------------------------------------------------------------
+def validate(folder: JobFolder) -> dict[str, Any]:
+    started = time.perf_counter()
+    frame = folder.read_frame("extracted")
+    known = list(folder.read_json("cost_types.json"))
+    result = quality.validate_rows(frame, known)
+    folder.write_json("row_reasons.json", {str(k): v for k, v in result.reasons.items()})
+    report = {
+        "suite": "spectrum_budget_lines",
+        "rows": len(frame),
+        "success": all(r.success for r in result.results),
+        "expectations": [r.as_dict() for r in result.results],
+    }
+    folder.write_json("validation.json", report)
+    counts: dict[str, int] = {}
+    for reason in result.reasons.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return {"rows": len(frame), "by_reason": counts, "seconds": round(time.perf_counter() - started, 3)}
+
+
+# --- stage 4: reshape ----------------------------------------------------------------------------
+REJECT_COLUMNS = ["row_id", "company_code", "job_number", "phase_code", "cost_type", "description", "original_estimate", "jtd_cost", "outcome", "reason", "message"]
+
+
+def reshape_stage(folder: JobFolder) -> dict[str, Any]:
+    started = time.perf_counter()
+    frame = folder.read_frame("extracted")
+    reasons = {int(k): v for k, v in folder.read_json("row_reasons.json").items()}
+    result = reshape(frame, reasons)
+    folder.write_frame("classified", result.classified)
+    folder.write_frame("line_items", result.line_items)
+    folder.write_frame("cost_codes", result.cost_codes)
+    left_out = result.classified[result.classified["outcome"] != "line_item"][REJECT_COLUMNS]
+    left_out.to_csv(folder.file("rejects.csv"), index=False)
+    outcomes = result.classified["outcome"].value_counts().to_dict()
+    return {
+        "line_items": int(outcomes.get("line_item", 0)),
+        "skipped": int(outcomes.get("skipped", 0)),
+        "rejected": int(outcomes.get("rejected", 0)),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+# --- stage 5: plan and load ----------------------------------------------------------------------
+def _target(ready: dict[str, Any]) -> ProjectTarget:
+    return ProjectTarget(ready["company_code"], ready["job_number"], int(ready["procore_company_id"]), int(ready["procore_project_id"]))
+
+
+def _lines_json(lines: list[ExistingLine]) -> list[dict[str, Any]]:
+    return [{"id": line.id, "cost_code": line.cost_code, "cost_type": line.cost_type, "amount": money_text(line.amount)} for line in lines]
+
+
+def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool) -> dict[str, Any]:
+    """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines."""
+    started = time.perf_counter()
+    loader = BudgetLoader(api, _target(ready))
+    line_items = folder.read_frame("line_items")
+    cost_codes = folder.read_frame("cost_codes")
+    type_names = folder.read_json("cost_types.json")
+    desired = desired_lines(line_items)
+    created_types: list[str] = []
+    created_codes: list[str] = []
+    try:
+        if not dry_run:
+            created_types = loader.ensure_line_item_types({ct: type_names.get(ct, ct) for ct in sorted(set(line_items["cost_type"]))})
+            created_codes = loader.ensure_cost_codes(dict(zip(cost_codes["cost_code"], cost_codes["description"])))
+        mapping = pd.DataFrame(loader.resolved_ids(desired, dry_run), columns=["cost_code", "cost_type", "cost_code_id", "line_item_type_id"])
+        mapping_results = quality.validate_line_items(mapping)
+        folder.write_json("line_item_validation.json", [r.as_dict() for r in mapping_results])
+        if not all(r.success for r in mapping_results):
+            raise JobBlockedError("failed_validation", "(a line item is not mapped to a Procore cost code and line item type)")
+        existing = loader.existing_lines()
+        plan = plan_merge(desired, existing, mode)
+        folder.write_json("plan.json", {**plan.as_dict(), "dry_run": dry_run, "project_id": ready["procore_project_id"]})
+        if mode == "override" and (plan.updates or plan.deletes):
+            folder.write_json("snapshot.json", {"project_id": ready["procore_project_id"], "taken_at": now_iso(), "lines": _lines_json(existing)})
+        if dry_run:
+            final = existing
+            rounds = ambiguous = 0
+        else:
+            outcome = loader.apply(desired, mode, existing=existing)
+            final, rounds, ambiguous = outcome.final_lines, outcome.rounds, outcome.ambiguous_writes
+    except ProcorePermissionError as exc:
+        raise JobBlockedError("no_permission", f"({exc.detail})") from None
+    reconciliation = reconcile(desired, final, mode, dry_run)
+    folder.write_json("reconciliation.json", reconciliation)
+    return {
+        "mode": mode,
+        "dry_run": dry_run,
+        "plan": plan.counts(),
+        "created_cost_codes": created_codes,
+        "created_line_item_types": created_types,
+        "write_rounds": rounds,
+        "ambiguous_writes": ambiguous,
+        "reconciled": reconciliation["success"],
+        "procore_total": reconciliation["procore_total"],
+        "spectrum_total": reconciliation["spectrum_total"],
+        "api": api.client.stats.as_dict(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def reconcile(desired: list[Any], final: list[ExistingLine], mode: str, dry_run: bool) -> dict[str, Any]:
+    """Procore's amount for every Spectrum line item, compared with GE; additive keeps Procore's own."""
+    have = {line.key: line for line in final}
+    rows = [
+        {"cost_code": d.cost_code, "cost_type": d.cost_type, "spectrum_amount": money_text(d.amount),
+         "procore_amount": money_text(have[d.key].amount) if d.key in have else None}
+        for d in desired
+    ]
+    frame = pd.DataFrame(rows, columns=["cost_code", "cost_type", "spectrum_amount", "procore_amount"])
+    if mode == "additive" or dry_run:
+        # Only lines this run created must equal Spectrum; kept lines keep Procore's amount by design.
+        results = []
+        success = True
+    else:
+        results = quality.validate_reconciliation(frame)
+        success = all(r.success for r in results)
+    return {
+        "success": success,
+        "checked": not (mode == "additive" or dry_run),
+        "lines": rows,
+        "expectations": [r.as_dict() for r in results],
+        "spectrum_total": money_text(sum((d.amount for d in desired), start=Decimal(0))),
+        "procore_total": money_text(sum((line.amount for line in final), start=Decimal(0))),
+    }
+
+
+# --- the whole job, for the nightly DAG ----------------------------------------------------------
+def job_result(request: JobRequest, status: str, **fields: Any) -> dict[str, Any]:
+    return {"company_code": request.company_code, "job_number": request.job_number, "status": status, "finished_at": now_iso(), **fields}
+
+
+def blocked_result(request: JobRequest, exc: JobBlockedError, folder: JobFolder) -> dict[str, Any]:
+    result = job_result(request, "blocked", reason=exc.reason, message=str(exc), mode=request.merge_mode, dry_run=request.dry_run)
+    folder.write_json("result.json", result)
+    folder.write_status(result)
+    return result
+
+
+def finished_result(request: JobRequest, ready: dict[str, Any], stages: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
+    loaded = stages["load"]
+    status = "dry_run" if request.dry_run else ("synced" if loaded["reconciled"] else "failed_reconciliation")
+    result = job_result(
+        request, status, reason=None, message="", mode=request.merge_mode, dry_run=request.dry_run,
+        procore_project_id=ready["procore_project_id"], procore_project_name=ready.get("procore_project_name"),
+        job_description=ready.get("job_description"), stages=stages, run_id=folder.run.run_id,
+    )
+    folder.write_json("result.json", result)
+    if not request.dry_run:
+        folder.write_status(result)
+    return result
+
+
+def import_job(spectrum: DbConnection, api: ProcoreBudgetApi, request: JobRequest, folder: JobFolder) -> dict[str, Any]:
+    """All stages for one job. A blocked job returns its reason; real failures raise."""
+    try:
+        ready = check_prerequisites(spectrum, api, request)
+        stages: dict[str, Any] = {"extract": extract(spectrum, ready, folder)}
+        stages["validate"] = validate(folder)
+        stages["reshape"] = reshape_stage(folder)
+        stages["load"] = load(api, ready, folder, request.merge_mode, request.dry_run)
+    except JobBlockedError as exc:
+        log.warning("%s/%s blocked: %s", request.company_code, request.job_number, exc)
+        return blocked_result(request, exc, folder)
+    return finished_result(request, ready, stages, folder)
+

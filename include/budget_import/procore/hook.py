@@ -1,0 +1,75 @@
+"""ProcoreHook: the http provider's HttpHook, holding a Procore OAuth app's credentials.
+
+Connection (conn type `http`, default id `procore_api`):
+  host/schema/port -> API base URL (e.g. https://api.procore.com, or the local emulator)
+  login / password -> OAuth client id / client secret
+  extra            -> {"login_url": "https://login.procore.com",     # OAuth host (default: the API host)
+                       "company_id": 1234,                           # Procore company of the Spectrum company
+                       "companies": {"01": 1234, "02": 5678},        # optional: one per Spectrum company
+                       "timeout": 60}                                # read timeout, seconds
+The session HttpHook builds keeps its transport settings (proxies, verify, cert) but never sends the
+credentials as Basic auth or the extra as headers: the client uses a bearer token instead.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.http.hooks.http import HttpHook
+from requests import Session
+
+from include.budget_import.procore.api import ProcoreBudgetApi
+from include.budget_import.procore.client import ProcoreClient
+
+PROCORE_EXTRA_KEYS = ("login_url", "company_id", "companies", "timeout", "connect_timeout")
+
+
+class ProcoreHook(HttpHook):
+    conn_name_attr = "http_conn_id"
+    default_conn_name = "procore_api"
+    conn_type = "http"
+    hook_name = "Procore"
+
+    def __init__(self, procore_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(method="GET", http_conn_id=procore_conn_id, **kwargs)
+
+    def _configure_session_from_auth(self, session: Session, connection: Any) -> Session:
+        return session  # the secret goes only to the token endpoint, never as Basic auth
+
+    def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None) -> Session:
+        session = super().get_conn(headers=headers, extra_options=extra_options)
+        for key in PROCORE_EXTRA_KEYS:
+            session.headers.pop(key, None)
+        return session
+
+    def _extra(self) -> dict[str, Any]:
+        return dict(self.get_connection(self.http_conn_id).extra_dejson)
+
+    def company_id_for(self, spectrum_company_code: str) -> int:
+        """The Procore company that holds a Spectrum company's projects (one per company file)."""
+        extra = self._extra()
+        companies = extra.get("companies") or {}
+        if spectrum_company_code in companies:
+            return int(companies[spectrum_company_code])
+        if extra.get("company_id") is None:
+            raise ValueError(f"connection {self.http_conn_id!r} maps no Procore company for Spectrum company {spectrum_company_code!r}: set extra.company_id or extra.companies")
+        return int(extra["company_id"])
+
+    def spectrum_company_codes(self) -> list[str]:
+        """Spectrum companies the nightly run covers: the keys of extra.companies (if given)."""
+        return sorted((self._extra().get("companies") or {}).keys())
+
+    def get_client(self) -> ProcoreClient:
+        connection = self.get_connection(self.http_conn_id)
+        session = self.get_conn()
+        extra = dict(connection.extra_dejson)
+        return ProcoreClient(
+            session=session,
+            api_base=self.base_url,
+            login_url=str(extra.get("login_url") or self.base_url),
+            client_id=connection.login or "",
+            client_secret=connection.password or "",
+            timeout=(float(extra.get("connect_timeout", 5)), float(extra.get("timeout", 60))),
+        )
+
+    def get_api(self) -> ProcoreBudgetApi:
+        return ProcoreBudgetApi(self.get_client())
