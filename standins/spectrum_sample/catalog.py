@@ -34,10 +34,15 @@ class Company:
         return frozenset(c.code for c in self.cost_types)
 
 
-# One OAuth application may be granted access to several Procore companies; the permission is per company.
-CLIENTS = (
+# API clients per Procore company: client ids are unique across the whole fixture (the emulator ties a
+# client to one company). Each company has a 'standard' client and a 'read_only' one (-> no_permission).
+CLIENTS_01 = (
     Client("demo-client", "demo-secret", "standard"),
     Client("viewer-client", "viewer-secret", "read_only"),
+)
+CLIENTS_02 = (
+    Client("demo-client-02", "demo-secret-02", "standard"),
+    Client("viewer-client-02", "viewer-secret-02", "read_only"),
 )
 
 COMPANIES: tuple[Company, ...] = (
@@ -50,7 +55,7 @@ COMPANIES: tuple[Company, ...] = (
             CostType("E", "Equipment", "equipment", "EQ", "HR"),
             CostType("O", "Other", "other", "JC", "LS"),
         ),
-        CLIENTS,
+        CLIENTS_01,
     ),
     Company(
         "02", "Northwind Constructors", 1002,
@@ -60,7 +65,7 @@ COMPANIES: tuple[Company, ...] = (
             CostType("3", "Subcontractors", "commitment", "AP", "LS"),
             CostType("4", "Equipment Rental", "equipment", "EQ", "DAY"),
         ),
-        CLIENTS,
+        CLIENTS_02,
     ),
 )
 COMPANIES_BY_CODE = {c.code: c for c in COMPANIES}

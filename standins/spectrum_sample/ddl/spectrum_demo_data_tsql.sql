@@ -637,7 +637,6 @@ INSERT INTO JC_PHASE_ESTIMATES_MC (Company_Code, Job_Number, Phase_Code, Cost_Ty
 INSERT INTO JC_TRANSACTION_HISTORY_MC (Company_Code, Job_Number, Phase_Code, Cost_Type, Tran_Type_Code, Tran_Date_Text, Tran_Amount, Total_Hours, Quantity, Batch_Code) VALUES
 ('02', '      4440', '01-100', '3', 'AP', '20240310', 112982.5700, 0.0000, 288.9579, 'AP240310'),
 ('02', '      4440', '01-100', 'L', 'JC', '20241003', 450.0000, 0.0000, 11.2500, 'JC241003'),
-('02', '      4440', '06-100', '2', 'AP', '20241126', 600.0000, 0.0000, 1.8126, 'AP241126'),
 ('02', '      4440', '06-100', '3', 'AP', '20241108', 156562.2900, 0.0000, 397.3662, 'AP241108'),
 ('02', '      4440', '08-800', '2', 'AP', '20241116', 131764.5200, 0.0000, 5270.5808, 'AP241116'),
 ('02', '      4440', '09-300', '2', 'AP', '20240811', 120.0000, 0.0000, 0.7692, 'AP240811'),
