@@ -21,7 +21,7 @@ class MoneyError(ValueError):
 def db_amount(value: object) -> Decimal:
     """Exact Decimal from whatever a driver returned; NULL counts as zero (no estimate, no cost)."""
     if value is None or value == "":
-        return Decimal(0)
+        return Decimal(0).quantize(DB_SCALE)
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int) and not isinstance(value, bool):

@@ -6,6 +6,7 @@ block the whole job. Results are kept as plain dicts for the per-run report.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +19,7 @@ from include.budget_import.money import has_sub_cent_digits
 from include.budget_import.rules import DESCRIPTION_MAX_LENGTH, ROW_RULES
 
 # Two decimals at most, trailing zeros allowed (amounts arrive at the database scale, e.g. 12.5000).
-CENTS_PATTERN = r"^-?\d+(\.\d{1,2}0*)?$"
+CENTS_PATTERN = r"^-?\d+(?:\.\d{1,2}0*)?$"
 SAMPLE_SIZE = 20
 
 
@@ -76,7 +77,10 @@ def run_suite(
     )
     results: list[ExpectationResult] = []
     failing: dict[str, set[int]] = {}
-    for (rule, _), outcome in zip(checks, validation.results, strict=True):
+    # GE does not return results in suite order: pair them back by type and arguments.
+    by_config = {_config_key(outcome.expectation_config): outcome for outcome in validation.results}
+    for rule, expectation in checks:
+        outcome = by_config[_config_key(expectation.configuration)]
         detail = outcome.result or {}
         index_list = detail.get("unexpected_index_list") or []
         ids = {int(item[id_column]) for item in index_list if isinstance(item, dict) and id_column in item}
@@ -95,6 +99,11 @@ def run_suite(
             )
         )
     return results, failing
+
+
+def _config_key(config: Any) -> str:
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return f"{config.type}:{json.dumps(kwargs, sort_keys=True, default=str)}"
 
 
 def _jsonable(value: Any) -> Any:

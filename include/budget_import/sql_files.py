@@ -9,8 +9,10 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 @lru_cache(maxsize=None)
 def load_sql(name: str) -> str:
-    """Text of include/sql/<name>.sql (comments kept: every engine accepts them)."""
+    """Text of include/sql/<name>.sql without its whole-line `--` comments: some ODBC drivers (SQLite's)
+    count `?` markers without understanding comments, so an apostrophe in a comment breaks them."""
     path = SQL_DIR / f"{name}.sql"
     if not path.is_file():
         raise FileNotFoundError(f"no SQL file {path}")
-    return path.read_text(encoding="utf-8")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("--")).strip()

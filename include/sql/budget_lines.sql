@@ -2,6 +2,9 @@
 -- job-to-date cost (the sum of its cost transactions). Rows are NOT filtered here: the seed's rules
 -- (estimate > $0, JTD cost and/or estimate) are applied and reported in Python, so that every row
 -- left out is accounted for with its reason.
+-- Job_To_Date_Cost is returned as text: the SQLite ODBC driver types an expression column by its first
+-- row and silently truncates later decimals to integers (15500.125 -> 15500). Text is exact on every
+-- engine and Python parses it into a Decimal (money.db_amount).
 -- Parameters: company code, job number as stored, company code, job number as stored.
 SELECT
     p.Company_Code,
@@ -13,7 +16,7 @@ SELECT
     p.Original_Est_Quantity,
     p.Est_Unit_Cost,
     p.Original_Est_Cost,
-    COALESCE(t.Job_To_Date_Cost, 0) AS Job_To_Date_Cost
+    CAST(COALESCE(t.Job_To_Date_Cost, 0) AS CHAR(30)) AS Job_To_Date_Cost
 FROM JC_PHASE_MASTER_MC p
 LEFT JOIN (
     SELECT h.Company_Code, h.Job_Number, h.Phase_Code, h.Cost_Type, SUM(h.Tran_Amount) AS Job_To_Date_Cost
