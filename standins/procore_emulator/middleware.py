@@ -1,0 +1,163 @@
+"""The outermost ASGI layer for /rest and /oauth: request log, rate limits and fault injection.
+
+It sits outside FastAPI so that it sees every request first (401s and 404s count against the
+limit too) and can drop a connection: uvicorn's `send` is a bound method of its per-request cycle,
+whose `transport` we abort so the client sees a connection error rather than any HTTP status.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import http
+import json
+import time
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers
+
+from .emulator import Emulator
+from .jsonio import dumps
+from .ratelimit import LIMIT_MESSAGE
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ConnectionDropped(Exception):
+    """Raised when no transport can be found to abort (not under uvicorn): the server answers nothing."""
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/rest/") or path.startswith("/oauth/")
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that hands the already-read body to the app, then defers to the real one."""
+    sent = False
+
+    async def _receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return _receive
+
+
+def oauth_client_id(headers: Headers, body: bytes) -> str | None:
+    scheme, _, encoded = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(encoded.strip()).decode("utf-8").partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    if "json" in headers.get("content-type", ""):
+        try:
+            data = json.loads(body or b"{}")
+            return data.get("client_id") if isinstance(data, dict) else None
+        except ValueError:
+            return None
+    return (parse_qs(body.decode("utf-8", "replace")).get("client_id") or [None])[0]
+
+
+async def drop_connection(send: Send) -> None:
+    """Abort the TCP connection without writing a byte (uvicorn's h11 and httptools cycles both work)."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionDropped("no transport to abort")
+    if hasattr(cycle, "disconnected"):
+        cycle.disconnected = True  # stop uvicorn from writing its own 500 afterwards
+    transport.abort()
+    await asyncio.sleep(0)
+
+
+async def respond(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
+    payload = dumps(body)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class EmulatorMiddleware:
+    """Wraps the FastAPI app; /_emulator and other paths pass straight through."""
+
+    def __init__(self, app: ASGIApp, emu: Emulator) -> None:
+        self.app = app
+        self.emu = emu
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_api_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        emu = self.emu
+        started = time.time()
+        method, path = scope["method"], scope["path"]
+        entry = emu.log.start(method, path, scope.get("query_string", b"").decode("latin-1"), started)
+        headers = Headers(scope=scope)
+        if path == "/oauth/token":
+            body = await read_body(receive)
+            receive = replay(body, receive)
+            client_id = oauth_client_id(headers, body)
+        else:
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            client = emu.tokens.client_for(token.strip()) if scheme.lower() == "bearer" else None
+            client_id = client.client_id if client else None
+        entry["client_id"] = client_id
+        decision = emu.limiter.hit(client_id or "anonymous")
+        extra = dict(decision.headers)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+                message = {**message, "headers": list(message.get("headers", [])) +
+                           [(k.lower().encode(), v.encode()) for k, v in extra.items()]}
+            await send(message)
+
+        async def swallow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+
+        try:
+            if not decision.allowed:
+                await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
+                return
+            fault = emu.faults.decide(method, path)
+            entry["fault"] = fault.kind or ("slow" if fault.delay else None)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            retry_after = str(emu.faults.config.retry_after)
+            if fault.kind == "error":
+                if fault.status == 503:
+                    extra["Retry-After"] = retry_after
+                await respond(send_with_headers, fault.status, {"message": http.HTTPStatus(fault.status).phrase}, {})
+            elif fault.kind == "rate_limit":
+                extra["Retry-After"] = retry_after
+                await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
+            elif fault.kind == "drop":
+                await drop_connection(send)
+            elif fault.kind == "lost_response":
+                await self.app(scope, receive, swallow)  # the write is applied and committed...
+                await drop_connection(send)  # ...but the client never hears about it
+            else:
+                await self.app(scope, receive, send_with_headers)
+        finally:
+            entry["duration_ms"] = round((time.time() - started) * 1000, 3)

@@ -1,0 +1,99 @@
+"""Companies, projects, project tools and the budget lock flag."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .auth import NOT_CONNECTED, Caller
+from .errors import forbidden, not_found
+from .pagination import Page
+
+BUDGET_ENGINE = "budgeting"  # Procore does not document the Budget tool's engine_name: a guess (see README)
+TOOL_INACTIVE = "The Budget tool is not active for this project"
+
+# (engine_name, title, required); ids are derived from the project id so they are stable across restarts.
+TOOLS = (
+    ("home", "Home", True),
+    ("directory", "Directory", True),
+    ("documents", "Documents", False),
+    (BUDGET_ENGINE, "Budget", False),
+    ("contracts", "Commitments", False),
+    ("change_events", "Change Events", False),
+)
+
+
+def serialize_company(row: sqlite3.Row) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "is_active": True}
+
+
+def serialize_project(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"], "name": row["name"], "project_number": row["project_number"],
+        "origin_id": row["origin_id"], "origin_data": row["origin_data"],
+        "company": {"id": row["company_id"], "name": row["company_name"]}, "active": bool(row["active"]),
+    }
+
+
+PROJECT_SQL = ("SELECT p.*, c.name AS company_name FROM projects p JOIN companies c ON c.id = p.company_id ")
+
+
+def require_company(caller: Caller, company_id: int) -> None:
+    """A company id in a path or parameter must be the caller's company."""
+    if company_id != caller.company_id:
+        raise forbidden(NOT_CONNECTED)
+
+
+def list_companies(conn: sqlite3.Connection, caller: Caller) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM companies WHERE id = ?", (caller.client.company_id,)).fetchall()
+    return [serialize_company(r) for r in rows]
+
+
+def list_projects(conn: sqlite3.Connection, company_id: int, origin_ids: list[str] | None,
+                  ids: list[int] | None, page: Page) -> tuple[list[dict[str, Any]], int]:
+    where, args = ["p.company_id = ?"], [company_id]
+    if origin_ids is not None:
+        where.append(f"p.origin_id IN ({', '.join('?' for _ in origin_ids)})")
+        args.extend(origin_ids)
+    if ids is not None:
+        where.append(f"p.id IN ({', '.join('?' for _ in ids)})")
+        args.extend(ids)
+    clause = " AND ".join(where)
+    total = conn.execute(f"SELECT COUNT(*) FROM projects p WHERE {clause}", args).fetchone()[0]
+    rows = conn.execute(f"{PROJECT_SQL} WHERE {clause} ORDER BY p.id LIMIT ? OFFSET ?",
+                        (*args, page.per_page, page.offset)).fetchall()
+    return [serialize_project(r) for r in rows], total
+
+
+def get_project(conn: sqlite3.Connection, caller: Caller, project_id: int) -> sqlite3.Row:
+    """The project, or 404 when it does not exist in the caller's company."""
+    row = conn.execute(f"{PROJECT_SQL} WHERE p.id = ?", (project_id,)).fetchone()
+    if row is None or row["company_id"] != caller.company_id:
+        raise not_found(f"Project {project_id} not found")
+    return row
+
+
+def budget_project(conn: sqlite3.Connection, caller: Caller, project_id: int, write: bool) -> sqlite3.Row:
+    """The project for a Budget-tool call: 404 unknown, 403 tool inactive, 403 missing permission."""
+    row = get_project(conn, caller, project_id)
+    if not row["budget_tool_active"]:
+        raise forbidden(TOOL_INACTIVE)
+    if write:
+        caller.require_write()
+    else:
+        caller.require_budget_read()
+    return row
+
+
+def tools(project: sqlite3.Row, is_active: bool | None) -> list[dict[str, Any]]:
+    out = []
+    for position, (engine, title, required) in enumerate(TOOLS, start=1):
+        active = bool(project["budget_tool_active"]) if engine == BUDGET_ENGINE else True
+        if is_active is not None and active != is_active:
+            continue
+        out.append({"id": project["id"] * 100 + position, "engine_name": engine, "is_active": active,
+                    "position": position, "required": required, "title": title})
+    return out
+
+
+def set_lock(conn: sqlite3.Connection, project_id: int, locked: bool) -> None:
+    conn.execute("UPDATE projects SET budget_locked = ? WHERE id = ?", (int(locked), project_id))
