@@ -15,8 +15,11 @@ import pytest
 
 T = TypeVar("T")
 
-PG_SERVER = "DRIVER={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Uid=postgres;Pwd=;"
-MARIADB_SERVER = "DRIVER={MariaDB Unicode};Server=127.0.0.1;Port=3306;User=root;Password=;"
+# Server part of the connection strings (no Database=); override to point the tests elsewhere.
+PG_SERVER = os.environ.get("SPECTRUM_SAMPLE_PG_ODBC",
+                           "DRIVER={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Uid=postgres;Pwd=;")
+MARIADB_SERVER = os.environ.get("SPECTRUM_SAMPLE_MARIADB_ODBC",
+                                "DRIVER={MariaDB Unicode};Server=127.0.0.1;Port=3306;User=root;Password=;")
 SQLITE_DRIVER = "SQLite3"
 
 
@@ -47,6 +50,16 @@ def _driver_installed(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def pyodbc_module():
+    """pyodbc, imported lazily: without unixODBC the import fails, which skips (or fails under CI=true)."""
+    return require_service("pyodbc (unixODBC)", _pyodbc)
+
+
+def _driver_name(odbc: str) -> str:
+    return odbc.split("{", 1)[1].split("}", 1)[0] if "{" in odbc else ""
+
+
+@pytest.fixture(scope="session")
 def sqlite_driver() -> str:
     require_service("SQLite3 ODBC driver", lambda: _driver_installed(SQLITE_DRIVER))
     return SQLITE_DRIVER
@@ -63,12 +76,12 @@ def postgres_odbc() -> Iterator[str]:
     name = _scratch_name()
 
     def create():
-        _driver_installed("PostgreSQL Unicode")
+        _driver_installed(_driver_name(PG_SERVER))
         con = _pyodbc().connect(PG_SERVER + "Database=test;", autocommit=True, timeout=5)
         con.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
         return con
 
-    admin = require_service("PostgreSQL at 127.0.0.1:5432", create)
+    admin = require_service("PostgreSQL (SPECTRUM_SAMPLE_PG_ODBC or 127.0.0.1:5432)", create)
     try:
         yield PG_SERVER + f"Database={name};"
     finally:
@@ -82,12 +95,12 @@ def mariadb_odbc() -> Iterator[str]:
     name = _scratch_name()
 
     def create():
-        _driver_installed("MariaDB Unicode")
+        _driver_installed(_driver_name(MARIADB_SERVER))
         con = _pyodbc().connect(MARIADB_SERVER + "Database=test;", autocommit=True, timeout=5)
         con.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
         return con
 
-    admin = require_service("MariaDB at 127.0.0.1:3306", create)
+    admin = require_service("MariaDB (SPECTRUM_SAMPLE_MARIADB_ODBC or 127.0.0.1:3306)", create)
     try:
         yield MARIADB_SERVER + f"Database={name};"
     finally:

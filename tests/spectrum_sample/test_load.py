@@ -1,9 +1,9 @@
 """Load the demo profile through real ODBC drivers and read it back through pyodbc."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
-import pyodbc
 import pytest
 
 from standins.spectrum_sample.generate import Dataset
@@ -22,7 +22,8 @@ def test_dialect_and_path_from_connection_string():
         dialect_of("DSN=whatever")
 
 
-def test_sqlite_through_the_sqlite3_odbc_driver(demo_build):
+def test_sqlite_through_the_sqlite3_odbc_driver(demo_build, pyodbc_module):
+    pyodbc = pyodbc_module
     con = pyodbc.connect(demo_build["odbc"])
     try:
         assert con.getinfo(pyodbc.SQL_DRIVER_NAME).startswith("sqlite3odbc")
@@ -44,12 +45,11 @@ def test_sqlite_rebuild_is_idempotent(demo_build):
 
 
 @pytest.mark.parametrize("server", ["postgres_odbc", "mariadb_odbc"])
-def test_server_through_odbc(server, request, tmp_path):
+def test_server_through_odbc(server, request, tmp_path, pyodbc_module):
+    pyodbc = pyodbc_module
     odbc = request.getfixturevalue(server)
     manifest_path = tmp_path / "manifest.json"
     stats = build(Dataset("demo"), odbc=odbc, manifest_path=str(manifest_path))
-    import json
-
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     assert stats.counts == manifest["counts"]
     build(Dataset("demo"), odbc=odbc)  # drop and recreate: same result

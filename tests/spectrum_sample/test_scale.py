@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import time
 
-import pyodbc
 
 from standins.spectrum_sample.generate import Dataset
 from standins.spectrum_sample.load import build
@@ -12,7 +11,8 @@ from standins.spectrum_sample.load import build
 from .checks import assert_database_matches
 
 
-def test_scale_smoke_into_sqlite(tmp_path, sqlite_driver):
+def test_scale_smoke_into_sqlite(tmp_path, sqlite_driver, pyodbc_module):
+    pyodbc = pyodbc_module
     odbc = f"DRIVER={{{sqlite_driver}}};Database={tmp_path / 'scale.db'}"
     t0 = time.perf_counter()
     stats = build(Dataset("scale", jobs=20, lines=50), odbc=odbc, manifest_path=str(tmp_path / "m.json"),
