@@ -1,0 +1,235 @@
+"""Budget line items: create/show/update, the uniqueness and lock rules, atomic sync, v2 list/delete, views."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .conftest import COMPANY, HARBOR, RIVERSIDE, Emu, exact
+
+BLI = "/rest/v1.0/budget_line_items"
+V2 = f"/rest/v2.0/companies/{COMPANY}/projects/{{p}}/budget_line_items"
+LOCKED = "The original_budget_amount cannot be updated for a locked budget."
+DUPLICATE = "wbs_code_id: This Budget Code already exists"
+
+
+def _create(emu: Emu, project: int, cost_code: str, lit: str, **fields: object):
+    return emu.api().post(BLI, json={"project_id": project, "budget_line_item": {
+        "cost_code_id": emu.cost_code_id(project, cost_code), "line_item_type_id": emu.lit_id(lit), **fields}})
+
+
+def test_create_returns_the_full_line_item(emu: Emu) -> None:
+    answer = _create(emu, RIVERSIDE, "03-300", "S", original_budget_amount="1234.56", uom="ls")
+    assert answer.status_code == 201
+    line = exact(answer)
+    assert '"original_budget_amount":1234.56' in answer.text
+    assert line["original_budget_amount"] == Decimal("1234.56") and line["revised_budget"] == Decimal("1234.56")
+    for key in ("approved_budget_changes", "pending_budget_changes", "projected_budget", "committed_costs",
+                "direct_costs", "quantity", "unit_cost", "calculation_strategy"):
+        assert key in line
+    assert line["cost_code"] == {"id": emu.cost_code_id(RIVERSIDE, "03-300"), "name": "Concrete", "code": "03-300",
+                                 "full_code": "03-300"}
+    assert line["line_item_type"] == {"id": emu.lit_id("S"), "name": "Subcontract"}
+    assert line["wbs_code"]["flat_code"] == "03-300.S"
+    assert line["currency_configuration"] == {"currency_iso_code": "USD"}
+    shown = emu.api().get(f"{BLI}/{line['id']}", params={"project_id": RIVERSIDE})
+    assert shown.status_code == 200 and exact(shown) == line
+
+
+def test_create_requires_cost_code_and_type(emu: Emu) -> None:
+    answer = emu.api().post(BLI, json={"project_id": RIVERSIDE, "budget_line_item": {
+        "cost_code_id": emu.cost_code_id(RIVERSIDE, "03-300"), "original_budget_amount": 5}})
+    assert answer.status_code == 422 and "line_item_type_id" in answer.json()["errors"]
+    assert len(emu.lines(RIVERSIDE)) == 2
+
+
+def test_one_line_per_cost_code_and_type(emu: Emu) -> None:
+    first = _create(emu, RIVERSIDE, "03-300", "L", original_budget_amount="10")
+    assert first.status_code == 201
+    again = _create(emu, RIVERSIDE, "03-300", "L", original_budget_amount="20")
+    assert again.status_code == 422
+    assert again.json() == {"errors": DUPLICATE}
+    seeded = _create(emu, RIVERSIDE, "01-100", "L", original_budget_amount="1")
+    assert seeded.json() == {"errors": DUPLICATE}
+    assert [l["original_budget_amount"] for l in emu.lines(RIVERSIDE) if l["cost_code"] == "03-300"] == ["10"]
+
+
+def test_update_and_move(emu: Emu) -> None:
+    api = emu.api()
+    line = emu.lines(RIVERSIDE)[0]
+    patched = api.patch(f"{BLI}/{line['id']}", params={"project_id": RIVERSIDE},
+                        json={"budget_line_item": {"original_budget_amount": "99.99", "uom": "hrs"}})
+    assert patched.status_code == 200 and exact(patched)["original_budget_amount"] == Decimal("99.99")
+    assert emu.lines(RIVERSIDE)[0]["original_budget_amount"] == "99.99"
+    taken = api.patch(f"{BLI}/{line['id']}", params={"project_id": RIVERSIDE}, json={"budget_line_item": {
+        "cost_code_id": emu.cost_code_id(RIVERSIDE, "02-200"), "line_item_type_id": emu.lit_id("M")}})
+    assert taken.status_code == 422 and taken.json()["errors"] == DUPLICATE
+    assert api.get(f"{BLI}/1", params={"project_id": RIVERSIDE}).status_code == 404
+
+
+def test_locked_budget_refuses_amount_writes_and_deletes(emu: Emu) -> None:
+    api = emu.api()
+    line = emu.lines(HARBOR)[0]
+    create = _create(emu, HARBOR, "01-100", "M", original_budget_amount="5")
+    patch = api.patch(f"{BLI}/{line['id']}", params={"project_id": HARBOR},
+                      json={"budget_line_item": {"original_budget_amount": "5"}})
+    sync = api.post(f"{BLI}/sync", json={"project_id": HARBOR, "budget_line_items": [
+        {"id": line["id"], "original_budget_amount": "5"}]})
+    delete = api.delete(V2.format(p=HARBOR) + f"/{line['id']}")
+    for answer in (create, patch, sync, delete):
+        assert answer.status_code == 422
+        assert LOCKED in answer.json()["errors"]
+    assert create.json() == {"errors": LOCKED} and delete.json() == {"errors": LOCKED}
+    assert emu.lines(HARBOR) == [line]
+    # writes that do not touch the amount still work on a locked budget
+    uom = api.patch(f"{BLI}/{line['id']}", params={"project_id": HARBOR}, json={"budget_line_item": {"uom": "ea"}})
+    assert uom.status_code == 200 and uom.json()["uom"] == "ea"
+    # after unlocking, the same amount write goes through
+    assert api.delete(f"/rest/v1.0/projects/{HARBOR}/budget/lock").status_code == 200
+    assert api.patch(f"{BLI}/{line['id']}", params={"project_id": HARBOR},
+                     json={"budget_line_item": {"original_budget_amount": "5"}}).status_code == 200
+
+
+def test_sync_creates_and_updates(emu: Emu) -> None:
+    api = emu.api()
+    existing = emu.lines(RIVERSIDE)
+    new_wbs = emu.wbs_id(RIVERSIDE, "03-300", "M")
+    answer = api.post(f"{BLI}/sync", json={"project_id": RIVERSIDE, "budget_line_items": [
+        {"id": existing[0]["id"], "original_budget_amount": "12345678901.23"},
+        {"wbs_code_id": new_wbs, "original_budget_amount": 0.01, "uom": "ls"},
+    ]})
+    assert answer.status_code == 200
+    body = exact(answer)
+    assert [b["original_budget_amount"] for b in body] == [Decimal("12345678901.23"), Decimal("0.01")]
+    assert '"original_budget_amount":12345678901.23' in answer.text and '"original_budget_amount":0.01' in answer.text
+    assert body[0]["id"] == existing[0]["id"] and body[1]["wbs_code"]["id"] == new_wbs
+    state = {(l["cost_code"], l["line_item_type"]): l["original_budget_amount"] for l in emu.lines(RIVERSIDE)}
+    assert state == {("01-100", "L"): "12345678901.23", ("02-200", "M"): "2500.50", ("03-300", "M"): "0.01"}
+
+
+def test_sync_is_all_or_nothing(emu: Emu) -> None:
+    api = emu.api()
+    before = emu.lines(RIVERSIDE)
+    fresh = emu.wbs_id(RIVERSIDE, "03-300", "L")
+    taken = before[1]["wbs_code_id"]
+    cases = [
+        [{"id": before[0]["id"], "original_budget_amount": "1"}, {"wbs_code_id": taken, "original_budget_amount": "2"}],
+        [{"wbs_code_id": fresh, "original_budget_amount": "1"}, {"wbs_code_id": fresh, "original_budget_amount": "2"}],
+        [{"wbs_code_id": fresh, "original_budget_amount": "1"}, {"id": 77, "original_budget_amount": "2"}],
+        [{"wbs_code_id": fresh, "original_budget_amount": "1"}, {"original_budget_amount": "2"}],
+        [{"wbs_code_id": fresh, "original_budget_amount": "1"}, {"wbs_code_id": 5, "original_budget_amount": "2"}],
+        [{"id": before[0]["id"], "original_budget_amount": "NaN"}],
+        [{"id": before[0]["id"], "original_budget_amount": "Infinity"}],
+        [{"id": before[0]["id"], "original_budget_amount": "12abc"}],
+        [{"id": before[0]["id"], "original_budget_amount": None}],
+    ]
+    for items in cases:
+        answer = api.post(f"{BLI}/sync", json={"project_id": RIVERSIDE, "budget_line_items": items})
+        assert answer.status_code == 422, items
+        assert answer.json()["errors"] and answer.json()["details"]
+        assert emu.lines(RIVERSIDE) == before, items
+    duplicate = api.post(f"{BLI}/sync", json={"project_id": RIVERSIDE, "budget_line_items": cases[0]})
+    assert DUPLICATE in duplicate.json()["errors"]
+
+
+def test_sync_rejects_non_finite_json_numbers(emu: Emu) -> None:
+    line = emu.lines(RIVERSIDE)[0]
+    raw = '{"project_id": %d, "budget_line_items": [{"id": %d, "original_budget_amount": NaN}]}' % (RIVERSIDE, line["id"])
+    answer = emu.api().post(f"{BLI}/sync", data=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code in (400, 422)
+    assert emu.lines(RIVERSIDE)[0] == line
+
+
+def test_sync_limit_is_1000_items(emu: Emu) -> None:
+    api = emu.api()
+    line = emu.lines(RIVERSIDE)[0]
+    items = [{"id": line["id"], "original_budget_amount": str(i)} for i in range(1001)]
+    too_many = api.post(f"{BLI}/sync", json={"project_id": RIVERSIDE, "budget_line_items": items})
+    assert too_many.status_code == 422 and "1000" in too_many.json()["errors"]
+    assert emu.lines(RIVERSIDE)[0] == line
+    ok = api.post(f"{BLI}/sync", json={"project_id": RIVERSIDE, "budget_line_items": items[:1000]})
+    assert ok.status_code == 200 and len(ok.json()) == 1000
+    assert emu.lines(RIVERSIDE)[0]["original_budget_amount"] == "999"
+
+
+def test_thousand_new_lines_in_one_sync(emu: Emu) -> None:
+    api = emu.api()
+    codes = api.patch("/rest/v1.0/cost_codes/sync", params={"project_id": RIVERSIDE}, json={"updates": [
+        {"code": f"50-{i:03d}", "name": f"Code {i}"} for i in range(500)]}).json()["entities"]
+    base = f"/rest/v1.0/projects/{RIVERSIDE}/work_breakdown_structure"
+    seg = {s["name"]: s["id"] for s in api.get(f"{base}/segments").json()}
+    lits = [emu.lit_id("L"), emu.lit_id("M")]
+    bulk = [{"segment_items": [{"segment_id": seg["Cost Code"], "segment_item_id": c["id"]},
+                               {"segment_id": seg["Cost Type"], "segment_item_id": lit}]} for c in codes for lit in lits]
+    wbs_codes = api.patch(f"{base}/wbs_codes/bulk_create", json={"bulk": bulk}).json()
+    assert len(wbs_codes) == 1000
+    items = [{"wbs_code_id": w["id"], "original_budget_amount": f"{i}.{i % 100:02d}"} for i, w in enumerate(wbs_codes)]
+    answer = api.post(f"{BLI}/sync", json={"project_id": RIVERSIDE, "budget_line_items": items})
+    assert answer.status_code == 200 and answer.elapsed.total_seconds() < 5
+    assert len(emu.lines(RIVERSIDE)) == 1002
+    total = sum(Decimal(l["original_budget_amount"]) for l in emu.lines(RIVERSIDE))
+    assert total == sum(Decimal(i["original_budget_amount"]) for i in items) + Decimal("4000.50")
+
+
+def test_money_round_trip_is_exact(emu: Emu) -> None:
+    api = emu.api()
+    amounts = ["12345678901.23", "0.01", "-42.10", "0.3", "100"]
+    lines = emu.lines(RIVERSIDE)
+    for amount in amounts:
+        line = lines[0]
+        api.patch(f"{BLI}/{line['id']}", params={"project_id": RIVERSIDE},
+                  json={"budget_line_item": {"original_budget_amount": amount}})
+        assert emu.lines(RIVERSIDE)[0]["original_budget_amount"] == amount
+        v1 = exact(api.get(f"{BLI}/{line['id']}", params={"project_id": RIVERSIDE}))
+        assert v1["original_budget_amount"] == Decimal(amount)
+        v2 = api.get(V2.format(p=RIVERSIDE)).json()["data"]
+        assert next(r for r in v2 if r["id"] == str(line["id"]))["original_budget_amount"] == amount
+    # a JSON number (not a string) is read without going through a float
+    raw = '{"budget_line_item": {"original_budget_amount": 0.30000000000000001}}'
+    answer = api.patch(f"{BLI}/{lines[0]['id']}", params={"project_id": RIVERSIDE}, data=raw,
+                       headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422  # more decimals than the emulator accepts, not silently 0.3
+
+
+def test_automatic_calculation(emu: Emu) -> None:
+    answer = _create(emu, RIVERSIDE, "03-300", "L", calculation_strategy="automatic", quantity="3", unit_cost="0.10",
+                     uom="ea")
+    assert answer.status_code == 201
+    assert exact(answer)["original_budget_amount"] == Decimal("0.30")
+
+
+def test_v2_list_and_delete(emu: Emu) -> None:
+    api = emu.api()
+    answer = api.get(V2.format(p=RIVERSIDE), params={"per_page": 500})
+    assert answer.status_code == 200 and answer.headers["Per-Page"] == "100"
+    data = answer.json()["data"]
+    assert len(data) == 2
+    row = data[0]
+    assert isinstance(row["id"], str) and isinstance(row["original_budget_amount"], str)
+    assert row["original_budget_amount"] == "1500.00" and row["wbs_code"]["flat_code"] == "01-100.L"
+    assert isinstance(row["wbs_code"]["id"], str) and row["cost_code_id"] == "3001"
+    gone = api.delete(V2.format(p=RIVERSIDE) + f"/{row['id']}")
+    assert gone.status_code == 204 and gone.content == b""
+    assert [l["id"] for l in emu.lines(RIVERSIDE)] == [int(data[1]["id"])]
+    assert api.delete(V2.format(p=RIVERSIDE) + f"/{row['id']}").status_code == 404
+    assert api.get(f"/rest/v2.0/companies/1002/projects/{RIVERSIDE}/budget_line_items").status_code == 403
+
+
+def test_budget_views_and_detail_rows(emu: Emu) -> None:
+    api = emu.api()
+    views = api.get("/rest/v1.0/budget_views", params={"project_id": RIVERSIDE}).json()
+    assert [v["name"] for v in views] == ["Procore Standard Budget"]
+    view = views[0]["id"]
+    rows = exact(api.get(f"/rest/v1.0/budget_views/{view}/detail_rows",
+                         params={"project_id": RIVERSIDE, "budget_row_type": "budgeted"}))
+    lines = emu.lines(RIVERSIDE)
+    assert [r["id"] for r in rows] == [l["id"] for l in lines]
+    first = rows[0]
+    assert first["cost_code"] == "01-100" and first["category"] == "Labor" and first["cost_code_id"] == 3001
+    assert first["category_id"] == emu.lit_id("L") and first["wbs_code_id"] == lines[0]["wbs_code_id"]
+    assert first["original_budget_amount"] == Decimal("1500.00") and first["budget_modifications"] == 0
+    assert rows[1]["cost_code_origin_id"] == "01|19.50|02-200"
+    unbudgeted = api.get(f"/rest/v1.0/budget_views/{view}/detail_rows",
+                         params={"project_id": RIVERSIDE, "budget_row_type": "unbudgeted"})
+    assert unbudgeted.json() == [] and unbudgeted.headers["Total"] == "0"
+    assert api.get(f"/rest/v1.0/budget_views/{view}/detail_rows",
+                   params={"project_id": RIVERSIDE, "budget_row_type": "bogus"}).status_code == 400
+    assert api.get("/rest/v1.0/budget_views/1/detail_rows", params={"project_id": RIVERSIDE}).status_code == 404

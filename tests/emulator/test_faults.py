@@ -1,0 +1,125 @@
+"""Fault injection: 5xx, 429, slow answers, dropped connections and committed-but-lost writes."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from .conftest import RIVERSIDE, Emu
+
+SYNC = "/rest/v1.0/budget_line_items/sync"
+
+
+def _statuses(api: requests.Session, count: int) -> list[int]:
+    return [api.get("/rest/v1.0/companies").status_code for _ in range(count)]
+
+
+def test_server_errors_with_retry_after_on_503(emu: Emu) -> None:
+    api = emu.api()
+    emu.admin("PUT", "/faults", json={"error_rate": 1.0, "error_statuses": [503], "retry_after": 4})
+    answer = api.get("/rest/v1.0/companies")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "4"
+    assert answer.json() == {"message": "Service Unavailable"} and "X-Rate-Limit-Remaining" in answer.headers
+    emu.admin("PUT", "/faults", json={"error_rate": 1.0, "error_statuses": [500, 502]})
+    assert set(_statuses(api, 12)) <= {500, 502}
+    assert emu.anon.get("/_emulator/state").status_code == 200  # never on the admin API
+    assert emu.admin("GET", "/faults")["injected"]["error"] == 12  # counters restart with each config
+
+
+def test_random_faults_are_deterministic_per_seed(emu: Emu) -> None:
+    api = emu.api()
+    runs = []
+    for seed in (7, 7, 8):
+        emu.admin("PUT", "/faults", json={"seed": seed, "error_rate": 0.3, "rate_limit_rate": 0.2})
+        runs.append(_statuses(api, 30))
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+    assert {200, 429} <= set(runs[0]) and set(runs[0]) & {500, 502, 503}
+
+
+def test_injected_429_has_retry_after(emu: Emu) -> None:
+    api = emu.api()
+    emu.admin("PUT", "/faults", json={"rate_limit_rate": 1.0, "retry_after": 3})
+    answer = api.get("/rest/v1.0/companies")
+    assert answer.status_code == 429 and answer.headers["Retry-After"] == "3"
+    assert answer.json()["message"].startswith("You have surpassed the max number of requests")
+
+
+def test_slow_answers(emu: Emu) -> None:
+    api = emu.api()
+    emu.admin("PUT", "/faults", json={"slow_rate": 1.0, "slow_seconds": 0.5})
+    started = time.monotonic()
+    assert api.get("/rest/v1.0/companies").status_code == 200
+    assert time.monotonic() - started >= 0.5
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        api.get("/rest/v1.0/companies", timeout=0.2)
+
+
+def test_dropped_connection_is_a_connection_error_and_nothing_is_applied(emu: Emu) -> None:
+    api = emu.api()
+    line = emu.lines(RIVERSIDE)[0]
+    emu.admin("PUT", "/faults", json={"drop_rate": 1.0})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.get("/rest/v1.0/companies")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.post(SYNC, json={"project_id": RIVERSIDE, "budget_line_items": [
+            {"id": line["id"], "original_budget_amount": "1.00"}]})
+    assert emu.lines(RIVERSIDE)[0] == line
+    with pytest.raises(requests.exceptions.ConnectionError):
+        emu.anon.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": "demo-client",
+                                            "client_secret": "demo-secret"})
+    emu.admin("PUT", "/faults", json={})
+    assert api.get("/rest/v1.0/companies").status_code == 200  # the same session recovers
+
+
+def test_lost_response_write_was_committed(emu: Emu) -> None:
+    api = emu.api()
+    line = emu.lines(RIVERSIDE)[0]
+    emu.admin("PUT", "/faults", json={"lost_response_rate": 1.0})
+    assert api.get("/rest/v1.0/companies").status_code == 200  # reads are not writes: answered normally
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.post(SYNC, json={"project_id": RIVERSIDE, "budget_line_items": [
+            {"id": line["id"], "original_budget_amount": "777.77"}]})
+    assert emu.lines(RIVERSIDE)[0]["original_budget_amount"] == "777.77"
+    log = emu.admin("GET", "/requests", params={"path_contains": "/sync"})
+    assert [(e["status"], e["fault"]) for e in log] == [(200, "lost_response")]
+
+
+def test_rules_target_exact_requests(emu: Emu) -> None:
+    api = emu.api()
+    line = emu.lines(RIVERSIDE)[0]
+    emu.admin("PUT", "/faults", json={"rules": [
+        {"kind": "error", "status": 502, "method": "POST", "path_contains": "/budget_line_items/sync", "times": 2},
+        {"kind": "drop", "path_contains": "/budget_views", "skip": 1, "times": 1}]})
+    body = {"project_id": RIVERSIDE, "budget_line_items": [{"id": line["id"], "original_budget_amount": "3"}]}
+    assert [api.post(SYNC, json=body).status_code for _ in range(3)] == [502, 502, 200]
+    assert api.get("/rest/v1.0/companies").status_code == 200
+    assert api.get("/rest/v1.0/budget_views", params={"project_id": RIVERSIDE}).status_code == 200  # skipped
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.get("/rest/v1.0/budget_views", params={"project_id": RIVERSIDE})
+    assert api.get("/rest/v1.0/budget_views", params={"project_id": RIVERSIDE}).status_code == 200
+    config = emu.admin("GET", "/faults")
+    assert [r["times"] for r in config["rules"]] == [0, 0]
+    assert config["injected"]["error"] == 2 and config["injected"]["drop"] == 1
+
+
+def test_request_log_records_and_clears(emu: Emu) -> None:
+    api = emu.api()
+    api.get("/rest/v1.0/companies")
+    api.get("/rest/v1.0/projects/1/budget")
+    emu.anon.get("/_emulator/state")
+    log = emu.admin("GET", "/requests")
+    assert [(e["method"], e["path"], e["status"]) for e in log] == [
+        ("POST", "/oauth/token", 200), ("GET", "/rest/v1.0/companies", 200),
+        ("GET", "/rest/v1.0/projects/1/budget", 404)]
+    assert all(e["client_id"] == "demo-client" and e["time"] > 0 and e["duration_ms"] >= 0 for e in log)
+    assert emu.admin("DELETE", "/requests")["cleared"] == 3
+    assert emu.admin("GET", "/requests") == []
+
+
+def test_bad_fault_config_is_refused(emu: Emu) -> None:
+    for bad in ({"error_rate": 2}, {"nope": 1}, {"error_rate": 0.6, "drop_rate": 0.6},
+                {"error_statuses": [404]}, {"rules": [{"kind": "explode"}]}):
+        assert emu.anon.put("/_emulator/faults", json=bad).status_code == 422, bad
+    assert emu.admin("GET", "/faults")["error_rate"] == 0
