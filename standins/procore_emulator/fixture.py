@@ -57,7 +57,7 @@ def _amount(value: Any, where: str) -> str | None:
     if value is None:
         return None
     try:
-        return money.to_text(money.parse_decimal(value))
+        return money.to_text(money.parse_amount(value))
     except money.MoneyError as exc:
         raise FixtureError(f"{where}: {exc}") from None
 

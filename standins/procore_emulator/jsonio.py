@@ -24,9 +24,8 @@ def _encode(obj: Any, out: Callable[[str], Any]) -> None:
     elif isinstance(obj, int):
         out(int.__repr__(obj))
     elif isinstance(obj, Decimal):
-        if not obj.is_finite():
-            raise ValueError("non-finite Decimal cannot be written as JSON")
-        out(format(obj, "f"))
+        # A non-finite Decimal can only be an echo of bad input (sync errors repeat the item): write it as text.
+        out(format(obj, "f") if obj.is_finite() else encode_basestring_ascii(str(obj)))
     elif isinstance(obj, dict):
         out("{")
         first = True
@@ -65,13 +64,10 @@ class ExactJSONResponse(JSONResponse):
         return dumps(content)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
 def loads(raw: bytes) -> Any:
-    """Parse a request body with every JSON number with a fraction as Decimal; NaN/Infinity are refused."""
-    return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    """Parse a request body with every fractional number as Decimal. NaN/Infinity literals become Decimal
+    NaN/Infinity so that the field check answers 422 (as for the strings "NaN"/"Infinity") rather than 400."""
+    return json.loads(raw, parse_float=Decimal, parse_constant=Decimal)
 
 
 async def json_body(request: Request) -> Any:

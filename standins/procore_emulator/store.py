@@ -149,3 +149,4 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("ANALYZE")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a big seed would otherwise leave a WAL as big as the db

@@ -105,6 +105,13 @@ class Emu:
         return self.admin("GET", "/state", params={"project_id": project_id})["budget_line_items"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A hung emulator must fail a test, not the whole run (pytest-timeout is in requirements.txt)."""
+    for item in items:
+        if "tests/emulator" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.timeout(60))
+
+
 @pytest.fixture(scope="session")
 def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     """One emulator subprocess for the whole session (tests that restart one start their own)."""

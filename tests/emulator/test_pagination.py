@@ -16,7 +16,6 @@ def links(header: str | None) -> dict[str, dict[str, list[str]]]:
 def test_link_total_and_per_page_headers(emu: Emu) -> None:
     api = emu.api()
     path = "/rest/v1.0/cost_codes"
-    params = {"project_id": RIVERSIDE, "filters[origin_id]": None}
     api.patch(path + "/sync", params={"project_id": RIVERSIDE},
               json={"updates": [{"code": f"Z{i:02d}", "name": "z"} for i in range(7)]})  # 10 codes in all
 
@@ -39,7 +38,16 @@ def test_link_total_and_per_page_headers(emu: Emu) -> None:
     assert beyond.json() == [] and beyond.headers["Total"] == "10"
     single = api.get(path, params={"project_id": RIVERSIDE})
     assert single.headers["Per-Page"] == "100" and "Link" not in single.headers and len(single.json()) == 10
-    assert params  # (filters are preserved in links; see the next test)
+
+
+def test_links_keep_filters(emu: Emu) -> None:
+    api = emu.api()
+    api.patch("/rest/v1.0/cost_codes/sync", params={"project_id": RIVERSIDE}, json={"updates": [
+        {"code": "Z1", "name": "z", "origin_id": "o1"}, {"code": "Z2", "name": "z", "origin_id": "o2"}]})
+    answer = api.get("/rest/v1.0/cost_codes", params=[("project_id", RIVERSIDE), ("filters[origin_id][]", "o1"),
+                                                      ("filters[origin_id][]", "o2"), ("per_page", 1)])
+    assert [r["code"] for r in answer.json()] == ["Z1"] and answer.headers["Total"] == "2"
+    assert links(answer.headers["Link"])["next"]["filters[origin_id][]"] == ["o1", "o2"]
 
 
 def test_following_next_links_visits_every_row_once(emu: Emu) -> None:
