@@ -150,7 +150,7 @@ def _parse_fields(item: dict[str, Any], current: dict[str, Any] | None, errors: 
             with localcontext() as ctx:
                 ctx.prec = 100
                 product = Decimal(values["quantity"]) * Decimal(values["unit_cost"])
-            if Decimal(values["original_budget_amount"]) != product:
+            if Decimal(str(values["original_budget_amount"])) != product:
                 values["original_budget_amount"] = money.to_text(product)
                 sets_amount = True
     return values, sets_amount

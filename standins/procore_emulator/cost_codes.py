@@ -39,7 +39,8 @@ def serialize(conn: sqlite3.Connection, project_id: int, rows: list[Any]) -> lis
 
 def list_cost_codes(conn: sqlite3.Connection, project_id: int, origin_ids: list[str] | None,
                     ids: list[int] | None, page: Page) -> tuple[list[dict[str, Any]], int]:
-    where, args = ["project_id = ?"], [project_id]
+    where: list[str] = ["project_id = ?"]
+    args: list[Any] = [project_id]
     if origin_ids is not None:
         where.append(f"origin_id IN ({', '.join('?' for _ in origin_ids)})")
         args.extend(origin_ids)

@@ -21,7 +21,8 @@ def serialize(row: Any) -> dict[str, Any]:
 
 def list_types(conn: sqlite3.Connection, company_id: int, origin_ids: list[str] | None,
                page: Page) -> tuple[list[dict[str, Any]], int]:
-    where, args = ["company_id = ?"], [company_id]
+    where: list[str] = ["company_id = ?"]
+    args: list[Any] = [company_id]
     if origin_ids is not None:
         where.append(f"origin_id IN ({', '.join('?' for _ in origin_ids)})")
         args.extend(origin_ids)

@@ -12,21 +12,15 @@ import binascii
 import http
 import json
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .emulator import Emulator
 from .jsonio import dumps
 from .ratelimit import LIMIT_MESSAGE
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 
 class ConnectionDropped(Exception):
     """Raised when no transport can be found to abort (not under uvicorn): the server answers nothing."""
@@ -74,14 +68,15 @@ def oauth_client_id(headers: Headers, body: bytes) -> str | None:
             return data.get("client_id") if isinstance(data, dict) else None
         except ValueError:
             return None
-    return (parse_qs(body.decode("utf-8", "replace")).get("client_id") or [None])[0]
+    values = parse_qs(body.decode("utf-8", "replace")).get("client_id")
+    return values[0] if values else None
 
 
 async def drop_connection(send: Send) -> None:
     """Abort the TCP connection without writing a byte (uvicorn's h11 and httptools cycles both work)."""
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None:
+    if cycle is None or transport is None:
         raise ConnectionDropped("no transport to abort")
     if hasattr(cycle, "disconnected"):
         cycle.disconnected = True  # stop uvicorn from writing its own 500 afterwards

@@ -50,7 +50,8 @@ def list_companies(conn: sqlite3.Connection, caller: Caller) -> list[dict[str, A
 
 def list_projects(conn: sqlite3.Connection, company_id: int, origin_ids: list[str] | None,
                   ids: list[int] | None, page: Page) -> tuple[list[dict[str, Any]], int]:
-    where, args = ["p.company_id = ?"], [company_id]
+    where: list[str] = ["p.company_id = ?"]
+    args: list[Any] = [company_id]
     if origin_ids is not None:
         where.append(f"p.origin_id IN ({', '.join('?' for _ in origin_ids)})")
         args.extend(origin_ids)

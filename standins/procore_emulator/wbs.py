@@ -49,7 +49,8 @@ def serialize(row: Any) -> dict[str, Any]:
 
 def list_wbs(conn: sqlite3.Connection, project_id: int, ids: list[int] | None,
              page: Page) -> tuple[list[dict[str, Any]], int]:
-    where, args = ["w.project_id = ?"], [project_id]
+    where: list[str] = ["w.project_id = ?"]
+    args: list[Any] = [project_id]
     if ids is not None:
         where.append(f"w.id IN ({', '.join('?' for _ in ids)})")
         args.extend(ids)

@@ -53,7 +53,7 @@ def test_links_keep_filters(emu: Emu) -> None:
 def test_following_next_links_visits_every_row_once(emu: Emu) -> None:
     api = emu.api()
     url: str | None = f"{emu.base_url}/rest/v1.0/companies/{COMPANY}/projects?per_page=1"
-    seen = []
+    seen: list[int] = []
     while url:
         answer = api.get(url)
         seen.extend(p["id"] for p in answer.json())
