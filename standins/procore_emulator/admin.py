@@ -43,14 +43,16 @@ async def reset(request: Request, body: Any = Depends(json_body)) -> ExactJSONRe
 
 @router.get("/state")
 def state(request: Request) -> ExactJSONResponse:
-    """A project's budget lines as plain strings (what a test compares), or row counts without project_id."""
+    """A project's budget lines as plain strings (what a test compares); without project_id, counts and projects."""
     emu = emu_of(request)
     raw = request.query_params.get("project_id")
     with emu.db.read() as conn:
         if not raw:
             counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in
                       ("companies", "projects", "cost_codes", "line_item_types", "wbs_codes", "budget_line_items")}
-            return ExactJSONResponse({"counts": counts})
+            listed = [{"id": r["id"], "company_id": r["company_id"], "name": r["name"], "origin_id": r["origin_id"]}
+                      for r in conn.execute("SELECT * FROM projects ORDER BY company_id, id")]
+            return ExactJSONResponse({"counts": counts, "projects": listed})
         try:
             project_id = int(raw)
         except ValueError:

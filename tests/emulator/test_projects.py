@@ -121,3 +121,24 @@ def test_permission_none_cannot_read_the_budget(emu: Emu) -> None:
     line = emu.lines(RIVERSIDE)[0]
     assert blind.get(f"/rest/v1.0/budget_line_items/{line['id']}", params={"project_id": RIVERSIDE}).status_code == 403
     assert blind.get(f"/rest/v1.0/companies/{COMPANY}/projects").status_code == 200
+
+
+def test_auto_assigned_ids_start_above_32_bits(emu: Emu) -> None:
+    fixture = {"companies": [{"name": "No Ids Inc", "clients": [{"client_id": "demo-client",
+                                                                 "client_secret": "demo-secret"}],
+                              "line_item_types": [{"code": "L", "name": "Labor"}],
+                              "projects": [{"name": "P", "cost_codes": [{"code": "1", "name": "One"}],
+                                            "budget_line_items": [{"cost_code": "1", "line_item_type": "L"}]}]}]}
+    emu.admin("POST", "/reset", json=fixture)
+    state = emu.admin("GET", "/state")
+    assert state["counts"]["budget_line_items"] == 1
+    (project,) = state["projects"]
+    project_id = project["id"]
+    assert project_id > 2**32 and project["company_id"] > 2**32
+    body = emu.admin("GET", "/state", params={"project_id": project_id})
+    line = body["budget_line_items"][0]
+    assert line["id"] > 2**32 and line["wbs_code_id"] > 2**32 and line["original_budget_amount"] == "0"
+    api = emu.api(company_id=project["company_id"])
+    assert api.get("/rest/v1.0/companies").json()[0]["id"] == project["company_id"]
+    codes = api.get("/rest/v1.0/cost_codes", params={"project_id": project_id}).json()
+    assert codes[0]["id"] > 2**32 and codes[0]["line_item_types"][0]["id"] > 2**32
