@@ -71,17 +71,17 @@ def spectrum_budget_nightly():
         return dag_tasks.import_job(job, params, run_id, "additive")
 
     @task(trigger_rule="all_done")
-    def summarise(run_id=None) -> dict:
+    def summarise(jobs: list, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 
-        return dag_tasks.summarise_run(run_id)
+        return dag_tasks.summarise_run(jobs, run_id)
 
     jobs = discover_jobs()
     branch = choose_merge_mode(jobs)
     overridden = import_job_override.expand(job=jobs)
     added = import_job_additive.expand(job=jobs)
     branch >> [overridden, added]
-    [overridden, added] >> summarise()
+    [overridden, added] >> summarise(jobs)
 
 
 spectrum_budget_nightly()

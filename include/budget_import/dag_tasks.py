@@ -4,7 +4,8 @@ one implementation. Imported inside task bodies only, so parsing a DAG never loa
 from __future__ import annotations
 
 import logging
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -12,9 +13,22 @@ from airflow.sdk.exceptions import AirflowFailException
 from include.budget_import import pipeline
 from include.budget_import.artifacts import RunFolder, read_json
 from include.budget_import.connections import procore_hook, spectrum_connection
+from include.budget_import.procore.errors import ProcoreError
 from include.budget_import.spectrum_source import list_jobs
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def final_on_client_errors(what: str) -> Iterator[None]:
+    """A 4xx from Procore (bad credentials, no access, refused content) will not heal on retry: fail
+    the task at once with Procore's words instead of retrying it for minutes."""
+    try:
+        yield
+    except ProcoreError as exc:
+        if exc.status is not None and 400 <= exc.status < 500:
+            raise AirflowFailException(f"{what}: {exc}") from None
+        raise
 
 
 def _request(params: dict[str, Any], hook: Any) -> pipeline.JobRequest:
@@ -34,7 +48,7 @@ def prerequisites(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     request = _request(params, hook)
     folder = RunFolder(run_id).job(request.company_code, request.job_number)
     try:
-        with closing(spectrum_connection()) as spectrum:
+        with closing(spectrum_connection()) as spectrum, final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
             return pipeline.check_prerequisites(spectrum, hook.get_api(), request)
     except pipeline.JobBlockedError as exc:
         pipeline.blocked_result(request, exc, folder)
@@ -59,7 +73,8 @@ def load(ready: dict[str, Any], params: dict[str, Any], run_id: str, mode: str) 
     hook = procore_hook()
     folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
     try:
-        return pipeline.load(hook.get_api(), ready, folder, mode, bool(params.get("dry_run", False)))
+        with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
+            return pipeline.load(hook.get_api(), ready, folder, mode, bool(params.get("dry_run", False)))
     except pipeline.JobBlockedError as exc:
         pipeline.blocked_result(_request(params, hook), exc, folder)
         raise AirflowFailException(f"Job {ready['company_code']}/{ready['job_number']} is blocked ({exc.reason}): {exc}") from None
@@ -88,7 +103,7 @@ def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
         raise AirflowFailException("No Spectrum company to import: set the company_codes param or extra.companies on the procore_api connection")
     jobs: list[dict[str, Any]] = []
     run = RunFolder(run_id)
-    with closing(spectrum_connection()) as spectrum:
+    with closing(spectrum_connection()) as spectrum, final_on_client_errors("Discovering linked jobs"):
         for code in codes:
             company_id = hook.company_id_for(code)
             linked = {str(p.get("origin_id")) for p in api.projects(company_id)}
@@ -110,19 +125,25 @@ def import_job(job: dict[str, Any], params: dict[str, Any], run_id: str, mode: s
         merge_mode=mode, dry_run=bool(params.get("dry_run", False)),
     )
     api = procore_hook().get_api()
-    with closing(spectrum_connection()) as spectrum:
+    with closing(spectrum_connection()) as spectrum, final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
         result = pipeline.import_job(spectrum, api, request, RunFolder(run_id).job(request.company_code, request.job_number))
     log.info("%s/%s: %s %s", request.company_code, request.job_number, result["status"], result.get("reason") or "")
     return {k: result.get(k) for k in ("company_code", "job_number", "status", "reason")}
 
 
-def summarise_run(run_id: str) -> dict[str, Any]:
+def summarise_run(jobs: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """The run's report. Fails the run when a discovered job has no result (its import task failed),
+    so a partial refresh is never presented as complete."""
     run = RunFolder(run_id)
-    results = [read_json(p) for p in sorted(run.path.glob("*/result.json"))]
-    summary = summarise(results)
+    results = [read_json(p) for p in sorted(run.path.glob("*/result.json"))] if run.path.is_dir() else []
+    done = {(r["company_code"], r["job_number"]) for r in results}
+    missing = [f"{j['company_code']}/{j['job_number']}" for j in jobs if (j["company_code"], j["job_number"]) not in done]
+    summary = {**summarise(results), "failed_jobs": missing}
     run.write_summary(summary)
     for line in summary_lines(summary):
         log.info("%s", line)
+    if missing:
+        raise AirflowFailException(f"{len(missing)} job(s) failed to import (see their task logs): {', '.join(missing)}")
     return {k: summary[k] for k in ("jobs", "by_status")}
 
 
