@@ -106,17 +106,28 @@ def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     with closing(spectrum_connection()) as spectrum, final_on_client_errors("Discovering linked jobs"):
         for code in codes:
             company_id = hook.company_id_for(code)
-            linked = {str(p.get("origin_id")) for p in api.projects(company_id)}
-            for job in list_jobs(spectrum, code):
+            linked = {str(p.get("origin_id")) for p in api.projects(company_id) if p.get("origin_id")}
+            spectrum_jobs = list_jobs(spectrum, code)
+            for job in spectrum_jobs:
                 if job.status_code != "A":
                     continue
                 if pipeline.origin_id(job.company_code, job.job_number) in linked:
                     jobs.append({"company_code": job.company_code, "job_number": job.job_number, "procore_company_id": company_id})
                 else:
-                    request = pipeline.JobRequest(job.company_code, job.job_number, company_id)
-                    pipeline.blocked_result(request, pipeline.JobBlockedError("not_linked"), run.job(job.company_code, job.job_number))
+                    _record_blocked(run, job.company_code, job.job_number, company_id, "not_linked")
+            # Procore projects linked to a job this Spectrum company does not have (deleted or mistyped).
+            known = {pipeline.origin_id(job.company_code, job.job_number) for job in spectrum_jobs}
+            for origin in sorted(linked - known):
+                company, _, job_number = origin.partition("|")
+                if company == code and job_number:
+                    _record_blocked(run, company, job_number, company_id, "job_not_found")
     log.info("%d linked active jobs to import across companies %s", len(jobs), codes)
     return jobs
+
+
+def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_id: int, reason: str) -> None:
+    request = pipeline.JobRequest(company_code, job_number, company_id)
+    pipeline.blocked_result(request, pipeline.JobBlockedError(reason), run.job(company_code, job_number))
 
 
 def import_job(job: dict[str, Any], params: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]:

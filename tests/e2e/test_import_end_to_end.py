@@ -1,0 +1,78 @@
+"""The whole import with `airflow dags test`: sample Spectrum (SQLite ODBC) -> emulator over HTTP.
+Expected budgets come from the sample's own oracle manifest, never from the pipeline."""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import read, run_dag
+
+pytestmark = pytest.mark.e2e
+
+
+def manifest_job(manifest, company, job):
+    return next(j for j in manifest["jobs"] if j["company_code"] == company and j["job_number"] == job)
+
+
+@pytest.mark.parametrize(("mode", "expected_key"), [("override", "expected_budget"), ("additive", "expected_budget_keep_existing")])
+def test_manual_import_of_one_project_ends_with_the_exact_budget(demo_sample, emulator, airflow_home, mode, expected_key):
+    emulator.reset()
+    spec = manifest_job(demo_sample.manifest(), "01", "19.50")
+    assert spec["existing_procore_budget"], "this job must start with lines in Procore so the modes differ"
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": mode, "dry_run": False})
+    assert emulator.budget(spec["procore_project_id"]) == spec[expected_key]
+    result = read(run / "01_19.50" / "result.json")
+    assert result["status"] == "synced"
+    assert result["stages"]["extract"]["extracted"] == len(spec["lines"])
+    reshaped = result["stages"]["reshape"]
+    assert reshaped["line_items"] + reshaped["skipped"] + reshaped["rejected"] == len(spec["lines"])
+
+    emulator.clear_log()
+    again = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": mode, "dry_run": False})
+    assert emulator.writes() == [], "a second run with nothing changed in Spectrum must write nothing"
+    assert read(again / "01_19.50" / "result.json")["stages"]["load"]["plan"]["create"] == 0
+    assert emulator.budget(spec["procore_project_id"]) == spec[expected_key]
+
+
+def test_dry_run_plans_but_writes_nothing(demo_sample, emulator, airflow_home):
+    emulator.reset()
+    spec = manifest_job(demo_sample.manifest(), "01", "19.50")
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": True})
+    assert emulator.writes() == []
+    assert emulator.budget(spec["procore_project_id"]) == spec["existing_procore_budget"]
+    plan = read(run / "01_19.50" / "plan.json")
+    assert plan["dry_run"] is True
+    planned_after = {f"{c['cost_code']}|{c['cost_type']}": c["amount_after"] for c in plan["create"] + plan["update"] + plan["keep"]}
+    assert planned_after == spec["expected_budget"]
+
+
+def test_manual_import_of_a_blocked_job_fails_with_its_reason(demo_sample, emulator, airflow_home):
+    emulator.reset()
+    spec = next(j for j in demo_sample.manifest()["jobs"] if j["blocked_reason"] == "procore_budget_locked")
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": spec["company_code"], "job_number": spec["job_number"], "merge_mode": "override", "dry_run": False})
+    result = read(next(run.glob("*/result.json")))
+    assert (result["status"], result["reason"]) == ("blocked", "procore_budget_locked")
+    assert "unlock it first" in (run / "dags_test.log").read_text()
+    assert emulator.writes() == []
+
+
+@pytest.mark.parametrize(("mode", "expected_key"), [("override", "expected_budget"), ("additive", "expected_budget_keep_existing")])
+def test_nightly_imports_every_linked_job_and_reports_every_blocked_one(demo_sample, emulator, airflow_home, mode, expected_key):
+    emulator.reset()
+    manifest = demo_sample.manifest()
+    run = run_dag(airflow_home, "spectrum_budget_nightly", {"merge_mode": mode, "dry_run": False, "company_codes": []})
+    summary = read(run / "summary.json")
+    assert summary["failed_jobs"] == []
+    statuses = {(r["company_code"], r["job_number"]): (r["status"], r.get("reason")) for r in summary["results"]}
+    for spec in manifest["jobs"]:
+        key = (spec["company_code"], spec["job_number"])
+        if spec["expected_status"] == "ready":
+            assert statuses[key] == ("synced", None), key
+            assert emulator.budget(spec["procore_project_id"]) == spec[expected_key], key
+        elif (spec["in_spectrum"] and spec["status_code"] == "A") or spec["blocked_reason"] == "job_not_found":
+            assert statuses[key] == ("blocked", spec["blocked_reason"]), key
+            if spec["procore_project_id"]:
+                assert emulator.budget(spec["procore_project_id"]) == spec["existing_procore_budget"], key
+
+    emulator.clear_log()
+    run_dag(airflow_home, "spectrum_budget_nightly", {"merge_mode": mode, "dry_run": False, "company_codes": []})
+    assert emulator.writes() == [], "a nightly run with nothing changed in Spectrum must write nothing"
