@@ -48,7 +48,7 @@ class TokenStore:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}
-        self._clients: dict[str, Client] = {}
+        self._clients: dict[str, dict[int, Client]] = {}  # client id -> company id -> installation
         with db.read() as conn:
             for row in conn.execute("SELECT token, client_id, expires_at FROM tokens WHERE expires_at > ?", (time.time(),)):
                 self._tokens[row["token"]] = (row["client_id"], row["expires_at"])
@@ -57,16 +57,25 @@ class TokenStore:
     def reload_clients(self) -> None:
         """Re-read the clients after a reset; tokens of clients that no longer exist stop working."""
         with self.db.read() as conn:
-            clients = {r["client_id"]: Client(r["client_id"], r["client_secret"], r["company_id"], r["permission"])
-                       for r in conn.execute("SELECT * FROM clients")}
+            clients: dict[str, dict[int, Client]] = {}
+            for r in conn.execute("SELECT * FROM clients ORDER BY company_id"):
+                clients.setdefault(r["client_id"], {})[r["company_id"]] = Client(r["client_id"], r["client_secret"], r["company_id"], r["permission"])
         with self._lock:
             self._clients = clients
 
     def authenticate(self, client_id: str | None, client_secret: str | None) -> Client | None:
-        client = self._clients.get(client_id or "")
-        if client is None or not secrets.compare_digest(client.client_secret, client_secret or ""):
+        """The app's first installation when the secret matches (every installation shares it)."""
+        installs = self._clients.get(client_id or "")
+        if not installs:
+            return None
+        client = next(iter(installs.values()))
+        if not secrets.compare_digest(client.client_secret, client_secret or ""):
             return None
         return client
+
+    def installations(self, client_id: str) -> dict[int, Client]:
+        """Company id -> the app's installation (with its permission) in that company."""
+        return dict(self._clients.get(client_id, {}))
 
     def issue(self, client: Client) -> dict[str, object]:
         token = secrets.token_urlsafe(32)
@@ -85,7 +94,8 @@ class TokenStore:
         entry = self._tokens.get(token or "")
         if entry is None or entry[1] <= time.time():
             return None
-        return self._clients.get(entry[0])
+        installs = self._clients.get(entry[0])
+        return next(iter(installs.values())) if installs else None
 
     def caller(self, authorization: str | None, company_header: str | None) -> Caller:
         """Check `Authorization: Bearer` then `Procore-Company-Id`, in that order, as Procore does."""
@@ -102,9 +112,10 @@ class TokenStore:
             company_id = int(company_header.strip())
         except ValueError:
             raise bad_request("Procore-Company-Id header is invalid") from None
-        if company_id != client.company_id:
+        installation = self._clients.get(client.client_id, {}).get(company_id)
+        if installation is None:
             raise forbidden(NOT_CONNECTED)
-        return Caller(client, company_id)
+        return Caller(installation, company_id)
 
     def expire_all(self, now: float) -> int:
         """Expire every token (admin API), in memory and on disk."""

@@ -86,7 +86,8 @@ def build(fixture: dict[str, Any]) -> tuple[dict[str, Rows], int]:
     cost_codes: list[Sequence[Any]] = []
     wbs: list[Sequence[Any]] = []
     lines: list[Sequence[Any]] = []
-    client_ids: set[str] = set()
+    client_ids: set[tuple[str, int]] = set()
+    client_secrets: dict[str, str] = {}
 
     for c_index, company in enumerate(fixture["companies"]):
         where = f"companies[{c_index}]"
@@ -95,14 +96,18 @@ def build(fixture: dict[str, Any]) -> tuple[dict[str, Rows], int]:
         company_origins: dict[str, set[str]] = {"cost_code": set(), "line_item_type": set()}
 
         for client in company.get("clients", []) or []:
+            # One app (client id) may be installed in several companies, as in Procore, with one secret.
             cid = _required(client, "client_id", f"{where}.clients")
-            if cid in client_ids:
-                raise FixtureError(f"{where}.clients: client_id {cid!r} is used twice")
-            client_ids.add(cid)
+            secret = _required(client, "client_secret", f"{where}.clients")
+            if (cid, company_id) in client_ids:
+                raise FixtureError(f"{where}.clients: client_id {cid!r} is listed twice in this company")
+            if client_secrets.setdefault(cid, secret) != secret:
+                raise FixtureError(f"{where}.clients: client_id {cid!r} has another secret in another company")
+            client_ids.add((cid, company_id))
             permission = client.get("permission", "standard")
             if permission not in PERMISSIONS:
                 raise FixtureError(f"{where}.clients: permission must be one of {PERMISSIONS}")
-            clients.append((cid, _required(client, "client_secret", f"{where}.clients"), company_id, permission))
+            clients.append((cid, secret, company_id, permission))
 
         lit_by_code: dict[str, int] = {}
         lit_ids: set[int] = set()

@@ -44,7 +44,10 @@ def require_company(caller: Caller, company_id: int) -> None:
 
 
 def list_companies(conn: sqlite3.Connection, caller: Caller) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT * FROM companies WHERE id = ?", (caller.client.company_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT * FROM companies WHERE id IN (SELECT company_id FROM clients WHERE client_id = ?) ORDER BY id",
+        (caller.client.client_id,),
+    ).fetchall()
     return [serialize_company(r) for r in rows]
 
 

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS companies (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, budget_view_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS clients (
-    client_id TEXT PRIMARY KEY, client_secret TEXT NOT NULL, company_id INTEGER NOT NULL, permission TEXT NOT NULL);
+    client_id TEXT NOT NULL, client_secret TEXT NOT NULL, company_id INTEGER NOT NULL, permission TEXT NOT NULL,
+    PRIMARY KEY (client_id, company_id));
 CREATE TABLE IF NOT EXISTS projects (
     id INTEGER PRIMARY KEY, company_id INTEGER NOT NULL, name TEXT NOT NULL, project_number TEXT,
     origin_id TEXT, origin_data TEXT, active INTEGER NOT NULL DEFAULT 1,

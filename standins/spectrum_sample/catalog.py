@@ -34,16 +34,13 @@ class Company:
         return frozenset(c.code for c in self.cost_types)
 
 
-# API clients per Procore company: client ids are unique across the whole fixture (the emulator ties a
-# client to one company). Each company has a 'standard' client and a 'read_only' one (-> no_permission).
+# API clients: as in Procore, one app (client id and secret) is installed in both companies.
+# Each company has the 'standard' demo app and a 'read_only' viewer app (-> no_permission).
 CLIENTS_01 = (
     Client("demo-client", "demo-secret", "standard"),
     Client("viewer-client", "viewer-secret", "read_only"),
 )
-CLIENTS_02 = (
-    Client("demo-client-02", "demo-secret-02", "standard"),
-    Client("viewer-client-02", "viewer-secret-02", "read_only"),
-)
+CLIENTS_02 = CLIENTS_01
 
 COMPANIES: tuple[Company, ...] = (
     Company(

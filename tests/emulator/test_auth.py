@@ -104,3 +104,23 @@ def test_token_expires_after_its_ttl(tmp_path: Path) -> None:
         expired = session.get("/rest/v1.0/companies", headers=headers)
         assert expired.status_code == 401
         assert isinstance(expired, requests.Response) and "expired" in expired.json()["message"]
+
+
+def test_one_app_installed_in_two_companies_reaches_both_and_no_other(emulator_server, tmp_path):
+    import requests
+
+    base = emulator_server.base_url
+    fixture = {"companies": [
+        {"id": 7001, "name": "A", "clients": [{"client_id": "app", "client_secret": "s", "permission": "standard"}], "projects": []},
+        {"id": 7002, "name": "B", "clients": [{"client_id": "app", "client_secret": "s", "permission": "read_only"}], "projects": []},
+        {"id": 7003, "name": "C", "clients": [], "projects": []},
+    ]}
+    requests.post(f"{base}/_emulator/reset", json=fixture, timeout=10).raise_for_status()
+    token = requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "s"}, timeout=10).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    listed = requests.get(f"{base}/rest/v1.0/companies", headers={**auth, "Procore-Company-Id": "7001"}, timeout=10).json()
+    assert sorted(c["id"] for c in listed) == [7001, 7002]
+    for company, status in ((7001, 200), (7002, 200), (7003, 403)):
+        answer = requests.get(f"{base}/rest/v1.0/companies/{company}/projects", headers={**auth, "Procore-Company-Id": str(company)}, timeout=10)
+        assert answer.status_code == status, company
+    requests.post(f"{base}/_emulator/reset", timeout=10).raise_for_status()

@@ -223,8 +223,9 @@ def test_procore_fixture(tmp_path, demo_manifest):
     fixture = json.loads(path.read_text(encoding="utf-8"))
     companies = {c["id"]: c for c in fixture["companies"]}
     assert set(companies) == {1001, 1002}
-    client_ids = [cl["client_id"] for c in fixture["companies"] for cl in c["clients"]]
-    assert len(client_ids) == len(set(client_ids)) and "demo-client" in client_ids
+    installs = {c["id"]: {cl["client_id"]: cl["permission"] for cl in c["clients"]} for c in fixture["companies"]}
+    # one app installed in both companies, as in Procore
+    assert installs[1001] == installs[1002] == {"demo-client": "standard", "viewer-client": "read_only"}
     assert [lt["code"] for lt in companies[1001]["line_item_types"]] == ["L", "M", "S", "E", "O"]
     assert [lt["code"] for lt in companies[1002]["line_item_types"]] == ["1", "2", "3", "4"]
     assert companies[1001]["line_item_types"][0] == {"code": "L", "name": "Labor", "base_type": "labor",
