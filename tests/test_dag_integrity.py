@@ -53,7 +53,7 @@ def parse_dags() -> dict:
 def test_dags_import_without_errors_warnings_or_heavy_work():
     result = parse_dags()
     assert result["errors"] == {}
-    assert result["dags"] == ["spectrum_budget_import", "spectrum_budget_nightly"]
+    assert result["dags"] == ["spectrum_budget_import", "spectrum_budget_nightly", "spectrum_budget_restore"]
     assert result["heavy"] == [], "pandas / great_expectations / pipeline must be imported inside tasks only"
     assert result["opened"] == [], "no database or network access at parse time"
     assert result["warnings"] == []

@@ -183,3 +183,35 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             f"deleted {plan.get('delete', 0)}, kept {plan.get('keep', 0)}"
         )
     return lines
+
+
+# --- restore DAG: put a pre-override snapshot back ----------------------------------------------
+def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Restore the snapshot an earlier override run took of one job's Procore budget. The budget as it
+    stands is snapshotted first, so a restore can itself be undone."""
+    from pathlib import Path
+
+    from include.budget_import.load import BudgetLoader, ProjectTarget
+    from include.budget_import.snapshot import SNAPSHOT_JSON, restore, snapshot_payload, write_snapshot
+
+    hook = procore_hook()
+    company_code, job_number = str(params["company_code"]).strip(), str(params["job_number"]).strip()
+    source = RunFolder(str(params["snapshot_run_id"]).strip()).job(company_code, job_number)
+    snapshot_file: Path = source.file(SNAPSHOT_JSON)
+    if not snapshot_file.is_file():
+        raise AirflowFailException(f"No snapshot for job {company_code}/{job_number} in run {params['snapshot_run_id']!r} ({snapshot_file})")
+    payload = read_json(snapshot_file)
+    target = ProjectTarget(company_code, job_number, int(payload["procore_company_id"]), int(payload["project_id"]))
+    loader = BudgetLoader(hook.get_api(), target)
+    folder = RunFolder(run_id).job(company_code, job_number)
+    with final_on_client_errors(f"Restoring job {company_code}/{job_number}"):
+        label = {"company_code": company_code, "job_number": job_number, "procore_company_id": target.company_id, "project_id": target.project_id}
+        write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), pipeline.now_iso()))
+        outcome = restore(loader, snapshot_file)
+    result = {
+        "company_code": company_code, "job_number": job_number, "status": "restored", "reason": None,
+        "message": f"restored the snapshot taken {payload['taken_at']} in run {params['snapshot_run_id']}",
+        "finished_at": pipeline.now_iso(), "plan": outcome.plan.as_dict(), "procore_project_id": target.project_id,
+    }
+    folder.write_json("result.json", result)
+    return {k: result[k] for k in ("company_code", "job_number", "status", "message")}

@@ -24,6 +24,7 @@ from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import ProcorePermissionError
 from include.budget_import.reshape import extracted_frame, reshape
+from include.budget_import.snapshot import snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
 from include.budget_import.spectrum_source import DbConnection, cost_types, find_job, iter_budget_lines, readiness_facts
 
@@ -161,10 +162,6 @@ def _target(ready: dict[str, Any]) -> ProjectTarget:
     return ProjectTarget(ready["company_code"], ready["job_number"], int(ready["procore_company_id"]), int(ready["procore_project_id"]))
 
 
-def _lines_json(lines: list[ExistingLine]) -> list[dict[str, Any]]:
-    return [{"id": line.id, "cost_code": line.cost_code, "cost_type": line.cost_type, "amount": money_text(line.amount)} for line in lines]
-
-
 def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool) -> dict[str, Any]:
     """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines."""
     started = time.perf_counter()
@@ -188,7 +185,8 @@ def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: 
         plan = plan_merge(desired, existing, mode)
         folder.write_json("plan.json", {**plan.as_dict(), "dry_run": dry_run, "project_id": ready["procore_project_id"]})
         if mode == "override" and (plan.updates or plan.deletes):
-            folder.write_json("snapshot.json", {"project_id": ready["procore_project_id"], "taken_at": now_iso(), "lines": _lines_json(existing)})
+            label = {k: ready[k] for k in ("company_code", "job_number", "procore_company_id")} | {"project_id": ready["procore_project_id"]}
+            write_snapshot(folder.path, snapshot_payload(label, existing, now_iso()))
         if dry_run:
             final = existing
             rounds = ambiguous = 0
