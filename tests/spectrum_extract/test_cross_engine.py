@@ -1,0 +1,122 @@
+"""The same extraction code (spectrum_source, include/sql/) through pyodbc on SQLite, PostgreSQL and MariaDB:
+the canonical output is identical on the three engines and equals the oracle manifest."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from include.budget_import.money import db_amount
+from include.budget_import.spectrum_source import find_job, iter_budget_lines
+from include.budget_import.sql_files import load_sql
+
+from .canonical import extract_canonical, oracle_canonical
+from .conftest import ENGINES
+
+pytestmark = pytest.mark.services
+
+_cache: dict[str, dict] = {}
+
+
+def _canonical(request, engine: str, company_codes) -> dict:
+    """One extraction per engine per session (several tests compare it)."""
+    if engine not in _cache:
+        import pyodbc
+
+        con = pyodbc.connect(request.getfixturevalue(f"demo_{engine}"))
+        try:
+            _cache[engine] = extract_canonical(con, company_codes)
+        finally:
+            con.close()
+    return _cache[engine]
+
+
+@pytest.fixture(scope="session")
+def expected(demo_oracle) -> dict:
+    return oracle_canonical(demo_oracle)
+
+
+def _companies(oracle: dict) -> list[str]:
+    return [c["company_code"] for c in oracle["companies"]]
+
+
+def test_the_oracle_covers_every_awkward_case(expected, demo_oracle):
+    """Guard against a vacuous comparison: the demo holds jobs, lines and the awkward values."""
+    jobs = [j for c in expected.values() for j in c["jobs"].values()]
+    lines = [ln for j in jobs for ln in j["lines"]]
+    assert len(jobs) == 13 and len(lines) == sum(len(j["lines"]) for j in demo_oracle["jobs"]) > 100
+    amounts = {a for ln in lines for a in ln[6:]}
+    assert {"1234.5675", "15500.1250", "98765432109.9900", "-4200.0000", "-150.0000"} <= amounts
+    assert any(ln[2] is None for ln in lines) and any(ln[3] is None for ln in lines)  # blank keys
+    assert any(ln[4] == "電気" for ln in lines) and any(ln[4] is None for ln in lines)
+    assert any(not j["readiness"]["estimates_posted"] for j in jobs)
+    assert any(not j["readiness"]["budget_locked"] for j in jobs)
+
+
+def test_extraction_equals_the_oracle(request, engine, demo_oracle, expected):
+    got = _canonical(request, engine, _companies(demo_oracle))
+    assert got.keys() == expected.keys()
+    for cc in expected:
+        assert got[cc]["cost_types"] == expected[cc]["cost_types"], f"{engine}: cost types of {cc}"
+        assert sorted(got[cc]["jobs"]) == sorted(expected[cc]["jobs"]), f"{engine}: jobs of {cc}"
+        for number, want in expected[cc]["jobs"].items():
+            have = got[cc]["jobs"][number]
+            assert have["job"] == want["job"], f"{engine}: job {cc}|{number}"
+            assert have["readiness"] == want["readiness"], f"{engine}: readiness of {cc}|{number}"
+            assert have["lines"] == want["lines"], f"{engine}: lines of {cc}|{number}"
+    assert got == expected
+
+
+def test_identical_on_the_three_engines(request, demo_oracle, expected):
+    outputs = {engine: _canonical(request, engine, _companies(demo_oracle)) for engine in ENGINES}
+    assert outputs["postgresql"] == outputs["sqlite"]
+    assert outputs["mariadb"] == outputs["sqlite"]
+    assert outputs["sqlite"] == expected
+
+
+def test_a_job_only_procore_knows_is_not_found(demo_conn, demo_oracle):
+    missing = [j for j in demo_oracle["jobs"] if not j["in_spectrum"]]
+    assert missing
+    for spec in missing:
+        assert find_job(demo_conn, spec["company_code"], spec["job_number"]) is None
+
+
+def _raw_line(conn, company: str, stored_job: str, phase: str, cost_type: str) -> tuple:
+    cursor = conn.cursor()
+    cursor.execute(load_sql("budget_lines"), [company, stored_job] * 2)
+    rows = [r for r in cursor.fetchall() if r[2] == phase and r[3] == cost_type]
+    cursor.close()
+    assert len(rows) == 1, (phase, cost_type, rows)
+    return tuple(rows[0])
+
+
+# (job as stored, phase, cost type) -> (original estimate, JTD cost), exact, as the oracle has them
+EXACT_CASES = {
+    ("     20.01", "07-200", "M"): ("1234.5675", None),  # estimate with 4 decimals
+    ("     20.01", "07-500", "S"): (None, "15500.1250"),  # JTD = 12500.125 + 3000.00
+    ("     20.02", "15-500", "S"): ("98765432109.9900", None),  # 11 integer digits
+    ("     20.02", "09-600", "M"): (None, None),  # a credit in the JTD
+}
+
+
+@pytest.mark.parametrize("key", list(EXACT_CASES), ids=[f"{p}|{c}" for _, p, c in EXACT_CASES])
+def test_drivers_return_different_types_and_db_amount_makes_them_exact(demo_conn, engine, demo_oracle, key):
+    """What each driver actually returns (SQLite: str for DECIMAL; PostgreSQL and MariaDB: Decimal; the JTD
+    column is CAST to CHAR(30), which PostgreSQL pads with spaces), and that db_amount gets the oracle's
+    exact value out of every one of them."""
+    stored, phase, cost_type = key
+    raw = _raw_line(demo_conn, "01", stored, phase, cost_type)
+    estimate, jtd = raw[8], raw[9]
+    assert isinstance(estimate, str if engine == "sqlite" else Decimal), type(estimate)
+    assert isinstance(jtd, str), type(jtd)
+    if engine == "postgresql":
+        assert len(jtd) == 30 and jtd != jtd.rstrip(), repr(jtd)  # CHAR(30) blank-padded
+    spec = next(j for j in demo_oracle["jobs"] if j["company_code"] == "01" and j["job_number_raw"] == stored)
+    line = next(ln for ln in spec["lines"] if ln["phase_code"] == phase and ln["cost_type"] == cost_type)
+    want_estimate, want_jtd = EXACT_CASES[key]
+    assert str(db_amount(estimate)) == (want_estimate or line["original_estimate"] or "0.0000")
+    assert str(db_amount(jtd)) == (want_jtd or line["jtd_cost"])
+    job = find_job(demo_conn, "01", stored)
+    (normalised,) = [ln for chunk in iter_budget_lines(demo_conn, job) for ln in chunk
+                     if ln[2] == phase and ln[3] == cost_type]
+    assert (str(normalised[8]), str(normalised[9])) == (str(db_amount(estimate)), str(db_amount(jtd)))

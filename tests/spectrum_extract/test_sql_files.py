@@ -1,0 +1,170 @@
+"""Every statement in include/sql/ is valid T-SQL (what Spectrum's SQL Server runs), takes its input only
+through `?` markers, and gets exactly as many values from spectrum_source as it has markers."""
+from __future__ import annotations
+
+import ast
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+from sqlglot.tokens import TokenType
+
+from include.budget_import import spectrum_source
+from include.budget_import.money import db_amount
+from include.budget_import.sql_files import SQL_DIR, load_sql
+
+SQL_FILES = sorted(SQL_DIR.glob("*.sql"))
+SQL_NAMES = [p.stem for p in SQL_FILES]
+# Token types that would mean another way of getting values into a statement than a bound `?`:
+# @name / :name / $1 parameters, %s / %(name)s (Python DB-API styles), {name} (str.format).
+FORBIDDEN_TOKENS = {TokenType.PARAMETER, TokenType.MOD, TokenType.L_BRACE, TokenType.R_BRACE, TokenType.COLON,
+                    TokenType.DCOLON}
+
+
+def test_the_sql_folder_holds_the_six_statements():
+    assert SQL_NAMES == ["budget_lines", "cost_types", "job_budget_locked", "job_estimates_posted",
+                         "spectrum_job_lookup", "spectrum_jobs"]
+
+
+@pytest.mark.parametrize("path", SQL_FILES, ids=SQL_NAMES)
+def test_parses_as_one_tsql_select(path: Path):
+    for text in (path.read_text(encoding="utf-8"), load_sql(path.stem)):  # as written, and as sent to a driver
+        statements = sqlglot.parse(text, read="tsql", error_level=ErrorLevel.RAISE)
+        assert len(statements) == 1 and isinstance(statements[0], exp.Select), path.name
+
+
+@pytest.mark.parametrize("path", SQL_FILES, ids=SQL_NAMES)
+def test_input_comes_only_through_question_mark_markers(path: Path):
+    text = load_sql(path.stem)
+    tokens = sqlglot.tokenize(text, read="tsql")
+    bad = [t.text for t in tokens if t.token_type in FORBIDDEN_TOKENS]
+    assert not bad, f"{path.name}: non-`?` parameter syntax {bad}"
+    markers = sum(1 for t in tokens if t.token_type == TokenType.PLACEHOLDER)
+    assert markers == placeholder_count(path.stem) > 0
+    assert not any(t.token_type == TokenType.STRING and ("?" in t.text or "{" in t.text) for t in tokens)
+
+
+def placeholder_count(name: str) -> int:
+    (statement,) = sqlglot.parse(load_sql(name), read="tsql")
+    return sum(1 for _ in statement.find_all(exp.Placeholder))
+
+
+def test_comment_stripping_keeps_every_marker():
+    """load_sql drops whole-line comments (the SQLite ODBC driver miscounts `?` after an apostrophe in one);
+    the statement itself must be untouched."""
+    for path in SQL_FILES:
+        raw = sqlglot.parse_one(path.read_text(encoding="utf-8"), read="tsql")
+        assert raw.sql("tsql", comments=False) == sqlglot.parse_one(load_sql(path.stem), read="tsql").sql("tsql"), path.name
+
+
+def test_spectrum_source_never_builds_sql_text():
+    """AST check of spectrum_source.py: every cursor.execute gets load_sql(<name>) as its statement, every
+    name is a literal (or _query's own sql_name), and no f-string, % or .format touches a query."""
+    tree = ast.parse(Path(spectrum_source.__file__).read_text(encoding="utf-8"))
+    executes, names = [], []
+    for node in ast.walk(tree):
+        assert not isinstance(node, ast.JoinedStr), f"f-string at line {node.lineno}"
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
+            raise AssertionError(f"% formatting at line {node.lineno}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            assert node.func.attr != "format", f".format() at line {node.lineno}"
+            if node.func.attr in ("execute", "executemany"):
+                executes.append(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("load_sql", "_query"):
+            arg = node.args[0] if node.func.id == "load_sql" else node.args[1]
+            names.append(arg)
+    assert executes, "no cursor.execute found"
+    for call in executes:
+        stmt = call.args[0]
+        assert isinstance(stmt, ast.Call) and isinstance(stmt.func, ast.Name) and stmt.func.id == "load_sql", (
+            f"execute at line {call.lineno} does not take load_sql(...)")
+    for arg in names:
+        assert (isinstance(arg, ast.Constant) and arg.value in SQL_NAMES) or (
+            isinstance(arg, ast.Name) and arg.id == "sql_name"), f"SQL name at line {arg.lineno} is not a literal"
+
+
+class _RecordingCursor:
+    def __init__(self, cursor, calls):
+        self._cursor, self._calls = cursor, calls
+
+    def execute(self, sql, params=()):
+        self._calls.append((sql, list(params)))
+        return self._cursor.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+class _RecordingConnection:
+    def __init__(self, conn):
+        self._conn, self.calls = conn, []
+
+    def cursor(self):
+        return _RecordingCursor(self._conn.cursor(), self.calls)
+
+
+def test_every_statement_gets_as_many_values_as_it_has_markers(demo_sqlite, demo_oracle):
+    """Run every extraction function through the real SQLite ODBC driver (which refuses a marker/value
+    mismatch, see the next test) and check each file's marker count against what it was given."""
+    import pyodbc
+
+    conn = pyodbc.connect(demo_sqlite)
+    try:
+        rec = _RecordingConnection(conn)
+        for company in demo_oracle["companies"]:
+            cc = company["company_code"]
+            spectrum_source.cost_types(rec, cc)
+            for job in spectrum_source.list_jobs(rec, cc):
+                assert spectrum_source.find_job(rec, cc, job.job_number) == job
+                spectrum_source.readiness_facts(rec, job)
+                for _ in spectrum_source.iter_budget_lines(rec, job, chunk_size=100):
+                    pass
+    finally:
+        conn.close()
+    by_text = {load_sql(name): name for name in SQL_NAMES}
+    seen: dict[str, set[int]] = {}
+    for sql, params in rec.calls:
+        assert sql in by_text, f"a statement not from include/sql/: {sql[:80]!r}"
+        seen.setdefault(by_text[sql], set()).add(len(params))
+        assert all(isinstance(p, str) for p in params), params
+    assert sorted(seen) == SQL_NAMES, "every file in include/sql/ is used by the extraction"
+    assert {name: sorted(counts) for name, counts in seen.items()} == {
+        name: [placeholder_count(name)] for name in SQL_NAMES}
+
+
+def test_the_sqlite_odbc_driver_refuses_a_marker_value_mismatch(demo_sqlite):
+    """So executing through it (previous test) is a real check, not a formality."""
+    import pyodbc
+
+    conn = pyodbc.connect(demo_sqlite)
+    try:
+        with pytest.raises(pyodbc.Error, match="parameter markers"):
+            conn.cursor().execute(load_sql("budget_lines"), ["01", "     19.50"])
+        with pytest.raises(pyodbc.Error, match="parameter markers"):
+            conn.cursor().execute(load_sql("cost_types"), ["01", "extra"])
+    finally:
+        conn.close()
+
+
+def test_sqlite_odbc_truncates_an_untyped_expression_column(tmp_path, sqlite_driver):
+    """The finding behind `CAST(... AS CHAR(30))` in budget_lines.sql: the SQLite3 ODBC driver types an
+    expression column (here SUM) by its FIRST row, so when that row is an integer, later sums lose their
+    decimals (15500.125 -> 15500, 0.1 + 0.2 -> 0) without any error. As text, every value is exact."""
+    import pyodbc
+
+    path = tmp_path / "quirk.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (k VARCHAR(3), a DECIMAL(15,4))")
+        db.executemany("INSERT INTO t VALUES (?, ?)",
+                       [("a", 100), ("b", 12500.125), ("b", 3000), ("c", 0.1), ("c", 0.2)])
+    con = pyodbc.connect(f"DRIVER={{{sqlite_driver}}};Database={path}")
+    try:
+        raw = con.execute("SELECT k, SUM(a) FROM t GROUP BY k ORDER BY k").fetchall()
+        assert [tuple(r) for r in raw] == [("a", 100), ("b", 15500), ("c", 0)]  # silently truncated
+        text = con.execute("SELECT k, CAST(SUM(a) AS CHAR(30)) FROM t GROUP BY k ORDER BY k").fetchall()
+        assert [str(db_amount(r[1])) for r in text] == ["100.0000", "15500.1250", "0.3000"]
+    finally:
+        con.close()
