@@ -162,7 +162,29 @@ class Loader:
         for t in schema.TABLES:
             for sql in schema.create_index_sqls(t, self.dialect):
                 self.target.execute(sql)
+        for sql in analyze_sqls(self.dialect):
+            self.target.execute(sql)
         self.target.close()
+
+
+def analyze_sqls(dialect: str) -> list[str]:
+    """Statements that gather optimizer statistics after the bulk load, as a live database has them.
+
+    Without them PostgreSQL estimates one row per table right after the load and plans budget_lines.sql as
+    a nested loop that re-aggregates the job's transactions once per phase row: 2.4 s instead of 20 ms for
+    a 2,500-line job (see docs/spectrum.md). SQL Server creates statistics on its own; MariaDB's InnoDB
+    samples on its own; ANALYZE there is cheap and keeps the engines alike.
+    """
+    names = [t.name for t in schema.TABLES]
+    if dialect == "postgresql":
+        return [f"ANALYZE {name}" for name in names]
+    if dialect == "mariadb":
+        return [f"ANALYZE TABLE {name}" for name in names]
+    if dialect == "sqlite":
+        return ["ANALYZE"]
+    if dialect == "tsql":
+        return [f"UPDATE STATISTICS {name}" for name in names]
+    return []
 
 
 def build(dataset: Dataset, *, odbc: str | None = None, manifest_path: str | None = None,
