@@ -1,9 +1,19 @@
 """Manual import of one Spectrum job's budget into its Procore project (thin wiring only)."""
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import AssetAlias, Param, dag, task
+
+PROCORE_POOL = os.environ.get("SPECTRUM_BUDGET_PROCORE_POOL", "procore_api")
+LOADED = AssetAlias("spectrum_budget_loaded")
+
+
+def _on_failure(context) -> None:
+    from include.budget_import import dag_tasks
+
+    dag_tasks.record_failure(context)
 
 DOC_MD = """
 ### Import one Spectrum budget into Procore
@@ -20,7 +30,9 @@ Stages: prerequisites (posted, locked, linked, Budget tool active, Procore budge
 validate (Great Expectations) -> reshape -> merge-mode branch -> load -> report. A blocked job fails at
 `check_prerequisites` with its reason.
 
-Connections: `spectrum_db` (odbc) and `procore_api` (http). Reports: `budget_reports/runs/<run id>/` under
+Connections: `spectrum_db` (odbc) and `procore_api` (http); pool `procore_api` for the load. A job loaded
+emits an event on the asset alias `spectrum_budget_loaded`. The nightly and this DAG never write the
+same project at once (a per-job lock; the second waits). Reports: `budget_reports/runs/<run id>/` under
 `$AIRFLOW_HOME` (or `BUDGET_IMPORT_REPORTS_DIR`): `result.json`, `validation.json`, `plan.json`, `rejects.csv`.
 """
 
@@ -32,7 +44,7 @@ Connections: `spectrum_db` (odbc) and `procore_api` (http). Reports: `budget_rep
     max_active_runs=1,
     doc_md=DOC_MD,
     tags=["spectrum", "procore", "budget"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True, "on_failure_callback": _on_failure},
     params={
         "company_code": Param("01", type="string", minLength=1, maxLength=3, description="Spectrum company code"),
         "job_number": Param("", type="string", minLength=1, maxLength=10, description="Spectrum job number, without padding"),
@@ -69,24 +81,26 @@ def spectrum_budget_import():
     def choose_merge_mode(reshaped: dict, params=None) -> str:
         return "load_override" if params["merge_mode"] == "override" else "load_additive"
 
-    @task
+    @task(pool=PROCORE_POOL)
     def load_override(ready: dict, params=None, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 
         return dag_tasks.load(ready, params, run_id, "override")
 
-    @task
+    @task(pool=PROCORE_POOL)
     def load_additive(ready: dict, params=None, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 
         return dag_tasks.load(ready, params, run_id, "additive")
 
-    @task(trigger_rule="none_failed_min_one_success")
-    def write_report(ready: dict, extracted: dict, validated: dict, reshaped: dict, loaded_override=None, loaded_additive=None, params=None, run_id=None) -> dict:
+    @task(trigger_rule="none_failed_min_one_success", outlets=[LOADED])
+    def write_report(ready: dict, extracted: dict, validated: dict, reshaped: dict, loaded_override=None, loaded_additive=None, params=None, run_id=None, outlet_events=None) -> dict:
         from include.budget_import import dag_tasks
 
         stages = {"extract": extracted, "validate": validated, "reshape": reshaped, "load": loaded_override or loaded_additive}
-        return dag_tasks.report(ready, stages, params, run_id)
+        result = dag_tasks.report(ready, stages, params, run_id)
+        dag_tasks.emit_loaded_asset({**result, "procore_company_id": ready["procore_company_id"]}, outlet_events, LOADED)
+        return {k: result.get(k) for k in ("company_code", "job_number", "status", "procore_project_id")}
 
     ready = check_prerequisites()
     extracted = extract(ready)

@@ -4,9 +4,18 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import AssetAlias, Param, dag, task
 
 SCHEDULE = os.environ.get("SPECTRUM_BUDGET_NIGHTLY_SCHEDULE", "30 2 * * *")
+# An Airflow pool bounds how many jobs talk to Procore at once (keep it under Procore's rate limits).
+PROCORE_POOL = os.environ.get("SPECTRUM_BUDGET_PROCORE_POOL", "procore_api")
+LOADED = AssetAlias("spectrum_budget_loaded")
+
+
+def _on_failure(context) -> None:
+    from include.budget_import import dag_tasks
+
+    dag_tasks.record_failure(context)
 
 DOC_MD = """
 ### Nightly Spectrum -> Procore budget refresh
@@ -18,7 +27,10 @@ reason and never stops the others. Schedule: `SPECTRUM_BUDGET_NIGHTLY_SCHEDULE` 
 Params: **merge_mode** (`override` | `additive`), **dry_run**, **company_codes** (Spectrum companies;
 default: the keys of `extra.companies` on the `procore_api` connection).
 
-Connections: `spectrum_db` (odbc) and `procore_api` (http). Reports: `budget_reports/runs/<run id>/summary.json`
+Connections: `spectrum_db` (odbc) and `procore_api` (http). Pool: `procore_api` (env `SPECTRUM_BUDGET_PROCORE_POOL`)
+bounds how many jobs call Procore at once. Each job loaded emits an event through the asset alias
+`spectrum_budget_loaded` (asset `procore://companies/<id>/projects/<id>/budget`). A failed job's status
+file names the job and the error (failure callback). Reports: `budget_reports/runs/<run id>/summary.json`
 and one folder per job; latest status per job in `budget_reports/status/`.
 """
 
@@ -38,7 +50,13 @@ def _label(job: dict) -> None:
     max_active_runs=1,
     doc_md=DOC_MD,
     tags=["spectrum", "procore", "budget"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=15),
+        "on_failure_callback": _on_failure,
+    },
     params={
         "merge_mode": Param("override", enum=["override", "additive"], description="override: Procore becomes Spectrum; additive: only add missing lines"),
         "dry_run": Param(False, type="boolean", description="Compute and report plans, write nothing"),
@@ -56,19 +74,23 @@ def spectrum_budget_nightly():
     def choose_merge_mode(jobs: list, params=None) -> str:
         return "import_job_override" if params["merge_mode"] == "override" else "import_job_additive"
 
-    @task(map_index_template="{{ job_label }}")
-    def import_job_override(job: dict, params=None, run_id=None) -> dict:
+    @task(map_index_template="{{ job_label }}", pool=PROCORE_POOL, outlets=[LOADED])
+    def import_job_override(job: dict, params=None, run_id=None, outlet_events=None) -> dict:
         from include.budget_import import dag_tasks
 
         _label(job)
-        return dag_tasks.import_job(job, params, run_id, "override")
+        result = dag_tasks.import_job(job, params, run_id, "override")
+        dag_tasks.emit_loaded_asset(result, outlet_events, LOADED)
+        return result
 
-    @task(map_index_template="{{ job_label }}")
-    def import_job_additive(job: dict, params=None, run_id=None) -> dict:
+    @task(map_index_template="{{ job_label }}", pool=PROCORE_POOL, outlets=[LOADED])
+    def import_job_additive(job: dict, params=None, run_id=None, outlet_events=None) -> dict:
         from include.budget_import import dag_tasks
 
         _label(job)
-        return dag_tasks.import_job(job, params, run_id, "additive")
+        result = dag_tasks.import_job(job, params, run_id, "additive")
+        dag_tasks.emit_loaded_asset(result, outlet_events, LOADED)
+        return result
 
     @task(trigger_rule="all_done")
     def summarise(jobs: list, run_id=None) -> dict:

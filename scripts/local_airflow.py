@@ -71,9 +71,14 @@ def airflow(env: dict[str, str], *args: str, check: bool = True, capture: bool =
     return subprocess.run([AIRFLOW, *args], env=env, cwd=ROOT, text=True, capture_output=capture, check=check, timeout=timeout)
 
 
+PROCORE_POOL_SLOTS = 4
+
+
 def migrate(env: dict[str, str]) -> None:
+    """Metadata DB up to date, and the pool that bounds concurrent Procore work."""
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     airflow(env, "db", "migrate")
+    airflow(env, "pools", "set", "procore_api", str(PROCORE_POOL_SLOTS), "Jobs writing to Procore at once (keep under its rate limits)")
 
 
 def dags_test(env: dict[str, str], dag_id: str, conf: dict[str, Any] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:

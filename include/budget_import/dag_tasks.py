@@ -139,7 +139,8 @@ def import_job(job: dict[str, Any], params: dict[str, Any], run_id: str, mode: s
     with closing(spectrum_connection()) as spectrum, final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
         result = pipeline.import_job(spectrum, api, request, RunFolder(run_id).job(request.company_code, request.job_number))
     log.info("%s/%s: %s %s", request.company_code, request.job_number, result["status"], result.get("reason") or "")
-    return {k: result.get(k) for k in ("company_code", "job_number", "status", "reason")}
+    result["procore_company_id"] = request.procore_company_id
+    return {k: result.get(k) for k in ("company_code", "job_number", "status", "reason", "procore_company_id", "procore_project_id", "mode")}
 
 
 def summarise_run(jobs: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
@@ -215,3 +216,41 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     }
     folder.write_json("result.json", result)
     return {k: result[k] for k in ("company_code", "job_number", "status", "message")}
+
+
+# --- assets and failure callbacks ----------------------------------------------------------------
+LOADED_ALIAS = "spectrum_budget_loaded"
+
+
+def budget_asset_uri(company_id: int, project_id: int) -> str:
+    return f"procore://companies/{company_id}/projects/{project_id}/budget"
+
+
+def emit_loaded_asset(result: dict[str, Any], outlet_events: Any, alias: Any) -> None:
+    """One asset event per job whose budget was written (synced, not a dry run), so downstream DAGs can react."""
+    if result.get("status") != "synced" or not result.get("procore_project_id"):
+        return
+    from airflow.sdk import Asset
+
+    asset = Asset(
+        name=f"procore_budget_{result['company_code']}_{result['job_number']}",
+        uri=budget_asset_uri(int(result["procore_company_id"]), int(result["procore_project_id"])),
+    )
+    outlet_events[alias].add(asset, extra={k: result.get(k) for k in ("company_code", "job_number", "procore_project_id", "mode")})
+
+
+def record_failure(context: dict[str, Any]) -> str:
+    """Failure callback: name the job and the reason in the log and in the job's status file."""
+    ti = context.get("task_instance") or context.get("ti")
+    params = context.get("params") or {}
+    label = getattr(ti, "rendered_map_index", None) or ""
+    company, _, job = label.partition("/") if "/" in label else (params.get("company_code", "?"), "", params.get("job_number", "?"))
+    error = context.get("exception")
+    message = f"Spectrum budget import failed for job {company}/{job} in task {getattr(ti, 'task_id', '?')}: {error}"
+    log.error("%s", message)
+    run_id = context.get("run_id") or getattr(ti, "run_id", "unknown")
+    if company and job and company != "?":
+        RunFolder(str(run_id)).job(str(company), str(job)).write_status(
+            {"company_code": company, "job_number": job, "status": "failed", "reason": "import_failed", "message": message, "finished_at": pipeline.now_iso(), "run_id": run_id}
+        )
+    return message

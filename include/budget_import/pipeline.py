@@ -23,6 +23,7 @@ from include.budget_import.money import money_text
 from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import ProcorePermissionError
+from include.budget_import.project_lock import project_lock
 from include.budget_import.reshape import extracted_frame, reshape
 from include.budget_import.snapshot import snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
@@ -163,6 +164,14 @@ def _target(ready: dict[str, Any]) -> ProjectTarget:
 
 
 def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool) -> dict[str, Any]:
+    """Plan and write under the job's lock, so two runs never write one project's budget at once."""
+    with project_lock(ready["company_code"], ready["job_number"], owner=f"run {folder.run.run_id}", root=folder.run.root) as hold:
+        result = _load(api, ready, folder, mode, dry_run)
+    result["lock"] = {"waited_s": round(hold.waited_s, 3), "acquired_at": hold.acquired_at, "released_at": hold.released_at}
+    return result
+
+
+def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool) -> dict[str, Any]:
     """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines."""
     started = time.perf_counter()
     loader = BudgetLoader(api, _target(ready))

@@ -1,0 +1,61 @@
+"""One writer per Procore project: the nightly and the manual DAG never write the same budget at once.
+
+An exclusive `flock` on a file per job under the reports root (the folder every worker already shares
+for the run files). A second writer waits for the first, up to `timeout_s`, then fails clearly.
+Runs for different projects never wait on each other.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.budget_import.artifacts import job_key, reports_root
+
+DEFAULT_TIMEOUT_S = float(os.environ.get("BUDGET_IMPORT_LOCK_TIMEOUT_S", "1800"))
+
+
+class ProjectBusyError(RuntimeError):
+    """Another run held the job's lock for longer than the timeout."""
+
+
+@dataclass
+class LockHold:
+    path: Path
+    waited_s: float = 0.0
+    acquired_at: float = 0.0
+    released_at: float = 0.0
+
+
+@contextmanager
+def project_lock(company_code: str, job_number: str, owner: str, timeout_s: float = DEFAULT_TIMEOUT_S, root: Path | None = None) -> Iterator[LockHold]:
+    path = (root or reports_root()) / "locks" / f"{job_key(company_code, job_number)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(path, "a+", encoding="utf-8") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started > timeout_s:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another run"
+                    raise ProjectBusyError(f"job {company_code}/{job_number} is being written by {holder}; waited {timeout_s:.0f} s") from None
+                time.sleep(0.5)
+        hold = LockHold(path=path, waited_s=time.monotonic() - started, acquired_at=time.time())
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{owner} (pid {os.getpid()})\n")
+        handle.flush()
+        try:
+            yield hold
+        finally:
+            hold.released_at = time.time()
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,60 @@
+import multiprocessing
+import time
+
+import pytest
+
+from include.budget_import.project_lock import ProjectBusyError, project_lock
+
+
+def _hold(root, job, seconds, queue):
+    with project_lock("01", job, owner=f"holder {job}", root=root) as hold:
+        time.sleep(seconds)
+    queue.put((job, hold.acquired_at, hold.released_at, hold.waited_s))
+
+
+def test_second_writer_of_one_job_waits_for_the_first_and_other_jobs_do_not(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    first = ctx.Process(target=_hold, args=(tmp_path, "19.50", 1.0, queue))
+    first.start()
+    time.sleep(0.3)
+    second = ctx.Process(target=_hold, args=(tmp_path, "19.50", 0.1, queue))
+    other = ctx.Process(target=_hold, args=(tmp_path, "20.01", 0.1, queue))
+    second.start()
+    other.start()
+    for p in (first, second, other):
+        p.join(10)
+    results = [queue.get(timeout=1) for _ in range(3)]
+    same = sorted((r for r in results if r[0] == "19.50"), key=lambda r: r[1])
+    assert same[0][2] <= same[1][1], "two writers of one job overlapped"
+    assert same[1][3] >= 0.5, "the second writer did not wait"
+    other_wait = next(r[3] for r in results if r[0] == "20.01")
+    assert other_wait < 0.5, "a different job waited on another job's lock"
+
+
+def test_a_writer_that_cannot_get_the_lock_in_time_fails_naming_the_holder(tmp_path):
+    with project_lock("01", "19.50", owner="run nightly-1", root=tmp_path):
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+
+        def contend(q):
+            try:
+                with project_lock("01", "19.50", owner="run manual-2", timeout_s=0.6, root=tmp_path):
+                    q.put("acquired")
+            except ProjectBusyError as exc:
+                q.put(str(exc))
+
+        p = ctx.Process(target=contend, args=(queue,))
+        p.start()
+        p.join(10)
+        message = queue.get(timeout=1)
+    assert "nightly-1" in message and "19.50" in message
+
+
+def test_lock_file_names_cannot_escape_the_lock_folder(tmp_path):
+    with project_lock("01", "../../etc/passwd", owner="x", root=tmp_path) as hold:
+        assert hold.path.parent == tmp_path / "locks"
+    with pytest.raises(ProjectBusyError):
+        with project_lock("01", "A", owner="x", root=tmp_path):
+            with project_lock("01", "A", owner="y", timeout_s=0.2, root=tmp_path):
+                pass
