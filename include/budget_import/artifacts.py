@@ -87,6 +87,13 @@ class JobFolder:
     def read_frame(self, name: str) -> pd.DataFrame:
         return pd.read_pickle(self.file(f"{name}.pkl"))
 
+    @property
+    def status_path(self) -> Path:
+        return self.run.root / "status" / f"{job_key(self.company_code, self.job_number)}.json"
+
     def write_status(self, payload: dict[str, Any]) -> Path:
         """Latest status of this job, outside the run folder, for the Budgets page."""
-        return write_json(self.run.root / "status" / f"{job_key(self.company_code, self.job_number)}.json", payload)
+        return write_json(self.status_path, payload)
+
+    def read_status(self) -> dict[str, Any]:
+        return read_json(self.status_path) if self.status_path.is_file() else {}

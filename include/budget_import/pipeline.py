@@ -204,7 +204,7 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode:
             final, rounds, ambiguous = outcome.final_lines, outcome.rounds, outcome.ambiguous_writes
     except ProcorePermissionError as exc:
         raise JobBlockedError("no_permission", f"({exc.detail})") from None
-    reconciliation = reconcile(desired, final, mode, dry_run)
+    reconciliation = reconcile(desired, final, plan, dry_run)
     folder.write_json("reconciliation.json", reconciliation)
     return {
         "mode": mode,
@@ -222,25 +222,22 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode:
     }
 
 
-def reconcile(desired: list[Any], final: list[ExistingLine], mode: str, dry_run: bool) -> dict[str, Any]:
-    """Procore's amount for every Spectrum line item, compared with GE; additive keeps Procore's own."""
+def reconcile(desired: list[Any], final: list[ExistingLine], plan: Any, dry_run: bool) -> dict[str, Any]:
+    """After the load, Procore's amount for every line this run is answerable for, compared with GE:
+    override -> every Spectrum line item; additive -> the lines it created (kept lines keep Procore's
+    amount by design). A dry run wrote nothing, so nothing is checked."""
     have = {line.key: line for line in final}
+    answerable = {d.key for d in desired} if plan.mode == "override" else {c.key for c in plan.creates}
     rows = [
         {"cost_code": d.cost_code, "cost_type": d.cost_type, "spectrum_amount": money_text(d.amount),
-         "procore_amount": money_text(have[d.key].amount) if d.key in have else None}
+         "procore_amount": money_text(have[d.key].amount) if d.key in have else None, "checked": d.key in answerable and not dry_run}
         for d in desired
     ]
-    frame = pd.DataFrame(rows, columns=["cost_code", "cost_type", "spectrum_amount", "procore_amount"])
-    if mode == "additive" or dry_run:
-        # Only lines this run created must equal Spectrum; kept lines keep Procore's amount by design.
-        results = []
-        success = True
-    else:
-        results = quality.validate_reconciliation(frame)
-        success = all(r.success for r in results)
+    frame = pd.DataFrame([r for r in rows if r["checked"]], columns=["cost_code", "cost_type", "spectrum_amount", "procore_amount", "checked"])
+    results = [] if dry_run else quality.validate_reconciliation(frame)
     return {
-        "success": success,
-        "checked": not (mode == "additive" or dry_run),
+        "success": all(r.success for r in results),
+        "checked_lines": int(len(frame)),
         "lines": rows,
         "expectations": [r.as_dict() for r in results],
         "spectrum_total": money_text(sum((d.amount for d in desired), start=Decimal(0))),
@@ -271,6 +268,10 @@ def finished_result(request: JobRequest, ready: dict[str, Any], stages: dict[str
     folder.write_json("result.json", result)
     if not request.dry_run:
         folder.write_status(result)
+    elif sum(loaded["plan"][k] for k in ("create", "update", "delete")) or folder.read_status().get("status") != "synced":
+        # A dry run fills the "Ready to Import" list: status `ready` with the plan it would apply
+        # (a synced job with nothing to change stays synced).
+        folder.write_status({**result, "status": "ready"})
     return result
 
 

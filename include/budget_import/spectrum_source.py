@@ -58,17 +58,19 @@ AMOUNT_COLUMNS = ("est_quantity", "est_unit_cost", "original_estimate", "jtd_cos
 
 def trim_key(value: object) -> str | None:
     """Spectrum keys are space-padded varchars; a blank key is missing (None)."""
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
-    text = str(value).strip()
-    return text or None
+    return str(value).strip() or None
 
 
 def trim_text(value: object) -> str | None:
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
-    text = str(value).strip()
-    return text or None
+    return str(value).strip() or None
 
 
 def _job(row: Sequence[Any]) -> SpectrumJob:
@@ -136,6 +138,27 @@ def normalise_line(row: Sequence[Any]) -> tuple[Any, ...]:
     )
 
 
+def normalise_lines(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """normalise_line over a fetched chunk, with the common case (a str key) inlined: the same result,
+    about twice as fast, which keeps the extraction close to the driver's own speed (docs/spectrum.md)."""
+    amount, key = db_amount, trim_key
+    return [
+        (
+            (c.strip() or None) if type(c) is str else key(c),
+            (j.strip() or None) if type(j) is str else key(j),
+            (p.strip() or None) if type(p) is str else key(p),
+            (t.strip() or None) if type(t) is str else key(t),
+            (d.strip() or None) if type(d) is str else key(d),
+            (u.strip() or None) if type(u) is str else key(u),
+            amount(q),
+            amount(uc),
+            amount(e),
+            amount(jtd),
+        )
+        for c, j, p, t, d, u, q, uc, e, jtd in rows
+    ]
+
+
 def iter_budget_lines(
     conn: DbConnection, job: SpectrumJob, chunk_size: int = 10_000
 ) -> Iterator[list[tuple[Any, ...]]]:
@@ -148,7 +171,7 @@ def iter_budget_lines(
             rows = cursor.fetchmany(chunk_size)
             if not rows:
                 break
-            yield [normalise_line(row) for row in rows]
+            yield normalise_lines(rows)
     finally:
         cursor.close()
 

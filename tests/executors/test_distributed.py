@@ -1,0 +1,61 @@
+"""The nightly DAG on Airflow's real executors, started as in production on this machine.
+
+CeleryExecutor: PostgreSQL metadata DB, Redis broker, PostgreSQL result backend; scheduler, dag-processor,
+api-server and two Celery workers as separate processes. LocalExecutor: PostgreSQL metadata DB; scheduler,
+dag-processor, api-server. The run is triggered and watched through the REST API; budgets are checked
+against the sample's oracle manifest, never against the pipeline's own output.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scripts.local_airflow import airflow_env, procore_target_from_fixture
+from tests.executors.cluster import airflow_cluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.services]
+
+DAG_ID = "spectrum_budget_nightly"
+CONF = {"merge_mode": "override", "dry_run": False}
+RUN_TIMEOUT = 240  # seconds; a run of the demo sample takes well under a minute here
+
+
+def _base_env(demo_sample, emulator, workdir: Path) -> dict[str, str]:
+    target = procore_target_from_fixture(emulator.url, demo_sample.fixture_path)
+    env = airflow_env(workdir / "airflow_home", demo_sample.db_path, target, workdir / "budget_reports")
+    env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"  # a failure shows at once instead of after backoff
+    return env
+
+
+def _assert_budgets_match_oracle(demo_sample, emulator, run, tis, cluster) -> list[dict]:
+    failed = [f"{t['task_id']}[{t.get('rendered_map_index') or t['map_index']}]={t['state']}" for t in tis if t["state"] not in ("success", "skipped")]
+    assert run["state"] == "success" and not failed, f"run {run['state']}, task instances not successful: {failed}\n{cluster.diagnostics()}"
+    ready = [j for j in demo_sample.manifest()["jobs"] if j["expected_status"] == "ready"]
+    assert ready, "the sample must have ready jobs"
+    for spec in ready:
+        assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"], (spec["company_code"], spec["job_number"])
+    imported = [t for t in tis if t["task_id"] == "import_job_override" and t["state"] == "success"]
+    assert len(imported) >= len(ready), f"{len(imported)} import task instances succeeded for {len(ready)} ready jobs"
+    summary = json.loads(next(Path(cluster.env["BUDGET_IMPORT_REPORTS_DIR"]).glob(f"runs/*{run['dag_run_id']}*/summary.json")).read_text())
+    assert summary["failed_jobs"] == []
+    return imported
+
+
+def test_nightly_on_celery_executor_with_two_workers(demo_sample, fresh_emulator, postgres, redis_broker, tmp_path):
+    with airflow_cluster("CeleryExecutor", _base_env(demo_sample, fresh_emulator, tmp_path), tmp_path, workers=2, worker_concurrency=2) as cluster:
+        run, tis = cluster.run_dag(DAG_ID, CONF, timeout=RUN_TIMEOUT)
+        imported = _assert_budgets_match_oracle(demo_sample, fresh_emulator, run, tis, cluster)
+        hosts = {t["hostname"].split("@", 1)[0] for t in tis if t.get("hostname")}
+        assert hosts == set(cluster.worker_names), f"task instances ran on {sorted(hosts)}, expected every one of {cluster.worker_names}"
+        per_worker = {w: sum(1 for t in imported if t["hostname"].startswith(w + "@")) for w in cluster.worker_names}
+        assert all(per_worker.values()), f"mapped import tasks per worker: {per_worker}"
+        print(f"[CeleryExecutor] {len(tis)} task instances, mapped imports per worker: {per_worker}")
+
+
+def test_nightly_on_local_executor(demo_sample, fresh_emulator, postgres, tmp_path):
+    with airflow_cluster("LocalExecutor", _base_env(demo_sample, fresh_emulator, tmp_path), tmp_path, workers=0) as cluster:
+        run, tis = cluster.run_dag(DAG_ID, CONF, timeout=RUN_TIMEOUT)
+        _assert_budgets_match_oracle(demo_sample, fresh_emulator, run, tis, cluster)
+        print(f"[LocalExecutor] {len(tis)} task instances")
