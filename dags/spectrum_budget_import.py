@@ -46,7 +46,7 @@ same project at once (a per-job lock; the second waits). Reports: `budget_report
     tags=["spectrum", "procore", "budget"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True, "on_failure_callback": _on_failure},
     params={
-        "company_code": Param("01", type="string", minLength=1, maxLength=3, description="Spectrum company code"),
+        "company_code": Param("01", type="string", pattern="^[A-Za-z0-9]{1,3}$", description="Spectrum company code (1-3 letters or digits)"),
         "job_number": Param("", type="string", minLength=1, maxLength=10, description="Spectrum job number, without padding"),
         "merge_mode": Param("override", enum=["override", "additive"], description="override: Procore becomes Spectrum; additive: only add missing lines"),
         "dry_run": Param(False, type="boolean", description="Compute and report the plan, write nothing"),

@@ -29,7 +29,7 @@ from typing import Any
 import psutil
 import requests
 
-from scripts.local_airflow import AIRFLOW, ROOT
+from scripts.local_airflow import AIRFLOW, PROCORE_POOL_SLOTS, ROOT, migrate
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 0
@@ -297,7 +297,7 @@ class Cluster:
 
         return self.wait(f"the dag-processor to parse {dag_id}", parsed, timeout)
 
-    def run_dag(self, dag_id: str, conf: dict[str, Any], timeout: float, pool_slots: int = 4) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def run_dag(self, dag_id: str, conf: dict[str, Any], timeout: float, pool_slots: int = PROCORE_POOL_SLOTS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Unpause, create missing pools, trigger through the REST API, wait for a terminal state."""
         with self.timings.phase("dag parsed"):
             self.wait_for_dag(dag_id)
@@ -367,7 +367,7 @@ def airflow_cluster(executor: str, base_env: dict[str, str], workdir: Path, *, w
         cluster = Cluster(executor, home, env, AirflowApi(api_url), processes, timings, worker_names)
         try:
             with timings.phase("db migrate"):
-                subprocess.run([AIRFLOW, "db", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=180)
+                migrate(env)  # the project's own set-up: `airflow db migrate`, then the procore_api pool
             with timings.phase("services up"):
                 processes.start("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1"], env)
                 processes.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)

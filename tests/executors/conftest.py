@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from standins.procore_emulator.server import EmulatorServer
-from tests.e2e.conftest import Emulator
+from tests.conftest import Emulator
 from tests.executors.cluster import PG_HOST, PG_PORT, REDIS_HOST, REDIS_PORT
 from tests.services import require_service
 
