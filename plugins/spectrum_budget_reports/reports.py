@@ -1,0 +1,599 @@
+"""Reading the budget import's report files for the UI: plain Python (stdlib only), typed, testable.
+
+The pipeline (include/budget_import/artifacts.py) writes, under the reports root:
+  runs/<run folder>/summary.json              the run's jobs with status and figures
+  runs/<run folder>/<company>_<job>/          result.json, validation.json, line_item_validation.json,
+                                              rejects.csv, plan.json, snapshot.json(.pdf), reconciliation.json
+  status/<company>_<job>.json                 the latest (non dry-run) status of each job
+This module only reads them. It must stay light: the plugin is imported by every Airflow process.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+# --- names ----------------------------------------------------------------------------------------
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}$")
+
+
+def safe_name(text: str) -> str:
+    """The folder name the pipeline gives a run id or job part (same rule as artifacts.safe_name)."""
+    cleaned = _UNSAFE.sub("_", text.strip()).strip("._") or "_"
+    return cleaned[:80]
+
+
+def job_key(company_code: str, job_number: str) -> str:
+    return f"{safe_name(company_code)}_{safe_name(job_number)}"
+
+
+def is_folder_name(text: str) -> bool:
+    """A single, plain path component (no separators, no leading dot, nothing to escape with)."""
+    return bool(_NAME.match(text)) and text not in {".", ".."}
+
+
+def reports_root() -> Path:
+    """Same rule as the pipeline: BUDGET_IMPORT_REPORTS_DIR, else $AIRFLOW_HOME/budget_reports."""
+    configured = os.environ.get("BUDGET_IMPORT_REPORTS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
+
+
+# --- presentation helpers (no framework) ---------------------------------------------------------
+def decimal_or_none(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def money(value: Any) -> str:
+    """'2630361.54' -> '$2,630,361.54' exactly (Decimal, never float); '' when there is no amount."""
+    number = decimal_or_none(value)
+    if number is None:
+        return ""
+    text = format(abs(number).quantize(Decimal("0.01")), ",.2f")
+    return f"-${text}" if number < 0 else f"${text}"
+
+
+def money_change(before: Any, after: Any) -> str:
+    """after - before with a sign ('+$330.00', '-$1,500.00'); '' when either side is missing."""
+    b, a = decimal_or_none(before), decimal_or_none(after)
+    if b is None and a is None:
+        return ""
+    delta = (a or Decimal(0)) - (b or Decimal(0))
+    if delta == 0:
+        return "$0.00"
+    return ("+" if delta > 0 else "") + money(delta)
+
+
+def parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def when(text: Any) -> str:
+    """'2026-11-26T05:25:12+00:00' -> '2026-11-26 05:25 UTC'."""
+    moment = parse_time(text)
+    if moment is None:
+        return str(text or "")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- states of a job on the Budgets page ---------------------------------------------------------
+STATE_LABELS: dict[str, str] = {
+    "ready": "Ready to Import",
+    "synced": "Synced",
+    "blocked": "Blocked",
+    "failed_validation": "Failed validation",
+    "failed_reconciliation": "Failed reconciliation",
+    "incomplete": "No result",
+}
+# The Budgets page's filter tabs, as Procore's Budgets tab ('Ready to Import', 'Synced'), plus ours.
+FILTERS: dict[str, tuple[str, frozenset[str]]] = {
+    "all": ("All", frozenset(STATE_LABELS)),
+    "ready": ("Ready to Import", frozenset({"ready"})),
+    "synced": ("Synced", frozenset({"synced"})),
+    "blocked": ("Blocked", frozenset({"blocked"})),
+    "failed": ("Failed", frozenset({"failed_validation", "failed_reconciliation", "incomplete"})),
+}
+
+REASON_LABELS: dict[str, str] = {
+    "job_not_found": "Job not found",
+    "job_closed": "Job closed",
+    "job_inactive": "Job inactive",
+    "estimates_not_posted": "Estimates not posted",
+    "budget_not_locked": "Budget not locked",
+    "not_linked": "Not linked to a Procore project",
+    "budget_tool_inactive": "Budget tool inactive",
+    "procore_budget_locked": "Procore budget locked",
+    "no_permission": "No permission",
+    "failed_validation": "Failed validation",
+    "missing_key": "Missing phase or cost type",
+    "duplicate_key": "Duplicate phase / cost type",
+    "unknown_cost_type": "Unknown cost type",
+    "amount_precision": "Amount beyond cents",
+    "description_too_long": "Description too long",
+    "negative_estimate": "Negative estimate",
+    "no_estimate_or_cost": "No estimate or cost",
+    "estimate_not_positive": "Estimate not above $0",
+}
+
+
+def reason_label(reason: Any) -> str:
+    if not reason:
+        return ""
+    return REASON_LABELS.get(str(reason), str(reason).replace("_", " ").capitalize())
+
+
+def state_of(result: dict[str, Any]) -> str:
+    status = result.get("status")
+    if status == "synced":
+        return "synced"
+    if status == "dry_run":
+        return "ready"
+    if status == "blocked":
+        return "failed_validation" if result.get("reason") == "failed_validation" else "blocked"
+    if status == "failed_reconciliation":
+        return "failed_reconciliation"
+    return "incomplete"
+
+
+PLAN_ACTIONS = ("create", "update", "delete", "keep")
+PLAN_WORDS = {"create": "created", "update": "updated", "delete": "deleted", "keep": "kept"}
+
+
+def plan_parts(plan: dict[str, Any]) -> list[tuple[str, int]]:
+    """The plan's non-zero counts in order (create, update, delete, keep)."""
+    return [(a, plan[a]) for a in PLAN_ACTIONS if isinstance(plan.get(a), int) and plan[a] > 0]
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A finished job's numbers, from its result: rows through the stages, the plan, the totals."""
+
+    extracted: int | None = None
+    line_items: int | None = None
+    skipped: int | None = None
+    rejected: int | None = None
+    by_reason: dict[str, int] = field(default_factory=dict)
+    plan: dict[str, int] = field(default_factory=dict)
+    spectrum_total: str | None = None
+    procore_total: str | None = None
+    api_calls: int | None = None
+    api_writes: int | None = None
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> Figures | None:
+        stages = result.get("stages")
+        if not isinstance(stages, dict):
+            return None
+        extract = stages.get("extract") or {}
+        validate = stages.get("validate") or {}
+        reshape = stages.get("reshape") or {}
+        load = stages.get("load") or {}
+        api = load.get("api") or {}
+        plan = load.get("plan") or {}
+        return cls(
+            extracted=_int(extract.get("extracted")),
+            line_items=_int(reshape.get("line_items")),
+            skipped=_int(reshape.get("skipped")),
+            rejected=_int(reshape.get("rejected")),
+            by_reason={str(k): v for k, v in (validate.get("by_reason") or {}).items() if _int(v) is not None},
+            plan={a: plan[a] for a in PLAN_ACTIONS if _int(plan.get(a)) is not None},
+            spectrum_total=_text(load.get("spectrum_total")),
+            procore_total=_text(load.get("procore_total")),
+            api_calls=_int(api.get("calls")),
+            api_writes=_int(api.get("writes")),
+        )
+
+    @property
+    def changes(self) -> int:
+        return sum(self.plan.get(a, 0) for a in ("create", "update", "delete"))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One job as a table row: its latest state, where its reports are, and its figures."""
+
+    key: str
+    company_code: str
+    job_number: str
+    state: str
+    status: str
+    description: str = ""
+    reason: str = ""
+    message: str = ""
+    finished_at: str = ""
+    mode: str = ""
+    dry_run: bool = False
+    project_id: str = ""
+    project_name: str = ""
+    run_folder: str | None = None
+    figures: Figures | None = None
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def reason_label(self) -> str:
+        return reason_label(self.reason)
+
+    @property
+    def label(self) -> str:
+        return f"{self.company_code}/{self.job_number}"
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any], run_folder: str | None, state: str | None = None, key: str | None = None) -> JobRow:
+        company, job = str(result.get("company_code", "")), str(result.get("job_number", ""))
+        return cls(
+            key=key or job_key(company, job),
+            company_code=company,
+            job_number=job,
+            state=state or state_of(result),
+            status=str(result.get("status", "")),
+            description=str(result.get("job_description") or result.get("procore_project_name") or ""),
+            reason=str(result.get("reason") or ""),
+            message=str(result.get("message") or ""),
+            finished_at=str(result.get("finished_at") or ""),
+            mode=str(result.get("mode") or ""),
+            dry_run=bool(result.get("dry_run")),
+            project_id=str(result.get("procore_project_id") or ""),
+            project_name=str(result.get("procore_project_name") or ""),
+            run_folder=run_folder,
+            figures=Figures.from_result(result),
+        )
+
+
+# --- reading files ---------------------------------------------------------------------------
+def read_json(path: Path) -> Any:
+    """The parsed file, or None when it is missing or not (yet) valid JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _dict(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    label: str
+    size: int
+
+
+# Files a person may download from a job's folder, in the order they are offered. Nothing else is served.
+DOWNLOADS: dict[str, str] = {
+    "rejects.csv": "Skipped and rejected rows (CSV)",
+    "snapshot.pdf": "Procore budget before the override (PDF)",
+    "snapshot.json": "Procore budget before the override (JSON)",
+    "validation.json": "Data-quality results (JSON)",
+    "plan.json": "Merge plan (JSON)",
+    "reconciliation.json": "Reconciliation (JSON)",
+    "result.json": "Job result (JSON)",
+}
+MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json", ".pdf": "application/pdf"}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    folder: str
+    run_id: str
+    modified: str
+    jobs: int
+    by_state: dict[str, int]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class RunReport:
+    folder: str
+    run_id: str
+    modified: str
+    complete: bool
+    jobs: list[JobRow]
+    failed_jobs: list[str]
+
+    @property
+    def by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for job in self.jobs:
+            counts[job.state] = counts.get(job.state, 0) + 1
+        return counts
+
+
+@dataclass(frozen=True)
+class JobReport:
+    run_folder: str
+    run_id: str
+    row: JobRow
+    result: dict[str, Any]
+    validation: dict[str, Any] | None
+    mapping_checks: list[dict[str, Any]] | None
+    plan: dict[str, Any] | None
+    reconciliation: dict[str, Any] | None
+    snapshot: dict[str, Any] | None
+    rejects: list[dict[str, str]]
+    rejects_total: int
+    downloads: list[Download]
+
+    @property
+    def snapshot_total(self) -> str | None:
+        if not self.snapshot:
+            return None
+        amounts = [decimal_or_none(line.get("amount")) for line in self.snapshot.get("lines") or [] if isinstance(line, dict)]
+        return str(sum((a for a in amounts if a is not None), start=Decimal(0)))
+
+    @property
+    def reconciliation_mismatches(self) -> int:
+        if not self.reconciliation or not self.reconciliation.get("checked"):
+            return 0
+        return sum(1 for line in self.reconciliation.get("lines") or [] if line.get("spectrum_amount") != line.get("procore_amount"))
+
+
+def _iso_mtime(path: Path) -> str:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).isoformat(timespec="seconds")
+    except OSError:
+        return ""
+
+
+class ReportStore:
+    """Read-only access to one reports root. Every path it opens is built from checked names."""
+
+    RECENT_RUNS = 10  # runs searched for dry-run plans ('ready to import') and for a blocked job's run
+    MAX_REJECT_ROWS = 500  # rows of rejects.csv shown on a page (the download has them all)
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.runs_dir = self.root / "runs"
+        self.status_dir = self.root / "status"
+
+    # runs ---------------------------------------------------------------------------------------
+    def run_folders(self) -> list[Path]:
+        """Run folders, the most recently written first."""
+        try:
+            entries = [e for e in os.scandir(self.runs_dir) if e.is_dir() and is_folder_name(e.name)]
+        except OSError:
+            return []
+        entries.sort(key=lambda e: (e.stat().st_mtime, e.name), reverse=True)
+        return [Path(e.path) for e in entries]
+
+    def run_path(self, run: str) -> Path | None:
+        """The folder of a run given its folder name or its Airflow run id; None if there is none."""
+        name = safe_name(run)
+        if not is_folder_name(name):
+            return None
+        path = self.runs_dir / name
+        return path if path.is_dir() else None
+
+    def runs(self, limit: int = 30) -> list[RunInfo]:
+        infos = []
+        for path in self.run_folders()[:limit]:
+            summary = _dict(read_json(path / "summary.json"))
+            results = [r for r in (summary or {}).get("results") or [] if isinstance(r, dict)]
+            by_state: dict[str, int] = {}
+            for r in results:
+                by_state[state_of(r)] = by_state.get(state_of(r), 0) + 1
+            run_id = next((str(r["run_id"]) for r in results if r.get("run_id")), path.name)
+            jobs = len(results) if summary else sum(1 for p in path.iterdir() if p.is_dir())
+            infos.append(RunInfo(path.name, run_id, _iso_mtime(path), jobs, by_state, summary is not None))
+        return infos
+
+    def run(self, run: str) -> RunReport | None:
+        path = self.run_path(run)
+        if path is None:
+            return None
+        summary = _dict(read_json(path / "summary.json"))
+        results: dict[str, dict[str, Any]] = {}
+        if summary:
+            for r in summary.get("results") or []:
+                if isinstance(r, dict):
+                    results[job_key(str(r.get("company_code", "")), str(r.get("job_number", "")))] = r
+        jobs: list[JobRow] = []
+        for job_dir in sorted(p for p in path.iterdir() if p.is_dir() and is_folder_name(p.name)):
+            result = results.pop(job_dir.name, None) or _dict(read_json(job_dir / "result.json"))
+            if result is None:  # still running, or its import task failed before writing a result
+                company, _, job = job_dir.name.partition("_")
+                jobs.append(JobRow(job_dir.name, company, job, "incomplete", "", run_folder=path.name))
+            else:
+                jobs.append(JobRow.from_result(result, path.name, key=job_dir.name))
+        jobs.extend(JobRow.from_result(r, path.name, key=k) for k, r in results.items())  # in summary, no folder
+        run_id = next((str(r["run_id"]) for r in (summary or {}).get("results") or [] if isinstance(r, dict) and r.get("run_id")), path.name)
+        failed = [str(j) for j in (summary or {}).get("failed_jobs") or []]
+        return RunReport(path.name, run_id, _iso_mtime(path), summary is not None, jobs, failed)
+
+    # jobs ---------------------------------------------------------------------------------------
+    def job_path(self, run: str, key: str) -> Path | None:
+        run_path = self.run_path(run)
+        if run_path is None or not is_folder_name(key):
+            return None
+        path = run_path / key
+        return path if path.is_dir() else None
+
+    def job(self, run: str, key: str) -> JobReport | None:
+        path = self.job_path(run, key)
+        if path is None:
+            return None
+        result = _dict(read_json(path / "result.json"))
+        row = JobRow.from_result(result, path.parent.name, key=key) if result else JobRow(key, *_split_key(key), "incomplete", "", run_folder=path.parent.name)
+        rejects, total = self._rejects(path / "rejects.csv")
+        checks = read_json(path / "line_item_validation.json")
+        return JobReport(
+            run_folder=path.parent.name,
+            run_id=str((result or {}).get("run_id") or path.parent.name),
+            row=row,
+            result=result or {},
+            validation=_dict(read_json(path / "validation.json")),
+            mapping_checks=[c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else None,
+            plan=_dict(read_json(path / "plan.json")),
+            reconciliation=_dict(read_json(path / "reconciliation.json")),
+            snapshot=_dict(read_json(path / "snapshot.json")),
+            rejects=rejects,
+            rejects_total=total,
+            downloads=self.downloads(path),
+        )
+
+    def _rejects(self, path: Path) -> tuple[list[dict[str, str]], int]:
+        rows: list[dict[str, str]] = []
+        total = 0
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    total += 1
+                    if len(rows) < self.MAX_REJECT_ROWS:
+                        rows.append({str(k): (v or "") for k, v in row.items() if k is not None})
+        except (OSError, csv.Error, UnicodeDecodeError):
+            return [], 0
+        return rows, total
+
+    def downloads(self, job_dir: Path) -> list[Download]:
+        found = []
+        for name, label in DOWNLOADS.items():
+            path = job_dir / name
+            if path.is_file():
+                found.append(Download(name, label, path.stat().st_size))
+        return found
+
+    def download_path(self, run: str, key: str, name: str) -> Path | None:
+        """The file to send for a download link, or None. Only names in DOWNLOADS, only regular files
+        whose real path stays inside the reports root's runs/ folder (no '..', no symlink out)."""
+        if name not in DOWNLOADS or not is_folder_name(run) or not is_folder_name(key):
+            return None
+        path = self.runs_dir / run / key / name
+        try:
+            real = path.resolve(strict=True)
+            runs_real = self.runs_dir.resolve(strict=True)
+        except OSError:
+            return None
+        if not real.is_relative_to(runs_real) or not real.is_file():
+            return None
+        return real
+
+    # the Budgets page ----------------------------------------------------------------------------
+    def budget_jobs(self) -> list[JobRow]:
+        """Every known job with its latest state: the status files (last import or block), and dry-run
+        plans newer than them from recent runs ('Ready to Import')."""
+        statuses: dict[str, dict[str, Any]] = {}
+        try:
+            status_files = [p for p in self.status_dir.iterdir() if p.suffix == ".json" and is_folder_name(p.stem)]
+        except OSError:
+            status_files = []
+        for path in status_files:
+            data = _dict(read_json(path))
+            if data is not None:
+                statuses[path.stem] = data
+        recent = self.run_folders()[: self.RECENT_RUNS]
+        planned: dict[str, tuple[dict[str, Any], str]] = {}
+        for run in recent:
+            summary = _dict(read_json(run / "summary.json")) or {}
+            for r in summary.get("results") or []:
+                if isinstance(r, dict) and r.get("status") == "dry_run":
+                    planned.setdefault(job_key(str(r.get("company_code", "")), str(r.get("job_number", ""))), (r, run.name))
+        rows = []
+        for key in set(statuses) | set(planned):
+            status = statuses.get(key)
+            plan = planned.get(key)
+            if plan and _is_ready(plan[0], status):
+                rows.append(JobRow.from_result(plan[0], plan[1], state="ready", key=key))
+            elif status is not None:
+                rows.append(JobRow.from_result(status, self._run_of_status(key, status, recent), key=key))
+        rows.sort(key=lambda r: (r.company_code, _job_sort_key(r.job_number), r.key))
+        return rows
+
+    def _run_of_status(self, key: str, status: dict[str, Any], recent: list[Path]) -> str | None:
+        """The run folder that wrote this status: named in it (finished imports), else the newest recent
+        run whose result for the job is this very status (blocked jobs)."""
+        run_id = status.get("run_id")
+        if run_id:
+            path = self.run_path(str(run_id))
+            if path is not None and (path / key).is_dir():
+                return path.name
+        for run in recent:
+            result = _dict(read_json(run / key / "result.json"))
+            if result and result.get("finished_at") == status.get("finished_at") and result.get("status") == status.get("status"):
+                return run.name
+        return None
+
+    def find_job_run(self, key: str) -> str | None:
+        """The newest run folder that has a folder for this job."""
+        if not is_folder_name(key):
+            return None
+        for run in self.run_folders():
+            if (run / key).is_dir():
+                return run.name
+        return None
+
+
+def _is_ready(planned: dict[str, Any], status: dict[str, Any] | None) -> bool:
+    """A dry-run plan is 'ready to import' unless a later import or block replaced it, or the job is
+    already synced and the plan would change nothing."""
+    if status is None:
+        return True
+    planned_at, status_at = parse_time(planned.get("finished_at")), parse_time(status.get("finished_at"))
+    if planned_at is None or status_at is None or planned_at < status_at:
+        return False
+    figures = Figures.from_result(planned)
+    return not (state_of(status) == "synced" and figures is not None and figures.changes == 0)
+
+
+def _job_sort_key(job_number: str) -> tuple[Any, ...]:
+    """'9.50' before '19.50', '4410' before '4499': numbers compared as numbers, the rest as text."""
+    parts = re.split(r"(\d+)", job_number)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    company, _, job = key.partition("_")
+    return company, job
+
+
+def filter_rows(rows: list[JobRow], show: str, query: str = "") -> list[JobRow]:
+    states = FILTERS.get(show, FILTERS["all"])[1]
+    needle = query.strip().lower()
+    return [
+        r for r in rows
+        if r.state in states and (not needle or needle in f"{r.company_code}/{r.job_number} {r.description} {r.project_name}".lower())
+    ]
+
+
+def filter_counts(rows: list[JobRow]) -> dict[str, int]:
+    return {name: sum(1 for r in rows if r.state in states) for name, (_, states) in FILTERS.items()}
+
+
+def table_columns(rows: list[dict[str, Any]], first: tuple[str, ...] = ("row_id",)) -> list[str]:
+    """The union of the keys of a list of row dicts, in first-seen order (row_id first)."""
+    columns: list[str] = [c for c in first if any(c in r for r in rows)]
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    return columns
