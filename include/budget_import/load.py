@@ -7,6 +7,8 @@ written twice and a crash mid-load is repaired by the next run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,7 +60,8 @@ class BudgetLoader:
     # --- mapping Spectrum codes to Procore ids ------------------------------------------------
     def line_item_type_ids(self) -> dict[str, int]:
         if self._type_ids is None:
-            self._type_ids = {str(t["code"]): int(t["id"]) for t in self.api.line_item_types(self.target.company_id) if t.get("code")}
+            types = self.api.line_item_types(self.target.company_id, project_id=self.target.project_id)
+            self._type_ids = {str(t["code"]): int(t["id"]) for t in types if t.get("code")}
         return self._type_ids
 
     def cost_code_ids(self) -> dict[str, int]:
@@ -75,6 +78,7 @@ class BudgetLoader:
             result = self.api.sync_line_item_types(
                 self.target.company_id,
                 [{"code": code, "name": needed[code], "origin_id": f"{company}|{code}"} for code in missing],
+                project_id=self.target.project_id,
             )
             self._fail_on_sync_errors("line item types", result["errors"])
             self._type_ids = None
@@ -164,22 +168,28 @@ class BudgetLoader:
         t = self.target
         if plan.creates:
             wbs = self._wbs_ids(plan.creates)
-            self.api.sync_budget_line_items(
-                t.company_id, t.project_id,
-                [{"wbs_code_id": wbs[line.key], "original_budget_amount": money_text(line.amount), "calculation_strategy": "manual"} for line in plan.creates],
-                creates=True,
-            )
+            with _naming_lines([f"{line.cost_code}/{line.cost_type}" for line in plan.creates]):
+                self.api.sync_budget_line_items(
+                    t.company_id, t.project_id,
+                    [{"wbs_code_id": wbs[line.key], "original_budget_amount": money_text(line.amount), "calculation_strategy": "manual"} for line in plan.creates],
+                    creates=True,
+                )
         if plan.updates:
-            self.api.sync_budget_line_items(
-                t.company_id, t.project_id,
-                [{"id": u.line.id, "original_budget_amount": money_text(u.new_amount)} for u in plan.updates],
-                creates=False,
-            )
+            with _naming_lines([f"{u.line.cost_code}/{u.line.cost_type} (line {u.line.id})" for u in plan.updates]):
+                self.api.sync_budget_line_items(
+                    t.company_id, t.project_id,
+                    [{"id": u.line.id, "original_budget_amount": money_text(u.new_amount)} for u in plan.updates],
+                    creates=False,
+                )
         for line in plan.deletes:
             try:
-                self.api.delete_budget_line_item(t.company_id, t.project_id, line.id)
+                with _naming_lines([f"{line.cost_code}/{line.cost_type} (line {line.id})"], whole_call=True):
+                    self.api.delete_budget_line_item(t.company_id, t.project_id, line.id)
             except ProcoreNotFoundError:
-                log.info("budget line %s was already deleted", line.id)
+                # Gone already: deleted by an earlier attempt whose answer was lost (a retried DELETE
+                # answers 404), or by someone else. Either way the plan's delete is done; the next
+                # read confirms it.
+                log.info("%s: budget line %s was already deleted", t.label, line.id)
 
     def apply(self, desired: list[DesiredLine], mode: str, existing: list[ExistingLine] | None = None) -> LoadOutcome:
         """Write until Procore's budget matches the plan for `mode`, re-reading and re-planning after
@@ -207,6 +217,28 @@ class BudgetLoader:
                 log.warning("%s: a line already existed (%s); re-reading Procore", self.target.label, exc.detail)
             existing = None
         raise LoadIncompleteError(f"{self.target.label}: Procore's budget did not converge after {MAX_ROUNDS} rounds")
+
+
+@contextmanager
+def _naming_lines(labels: list[str], *, whole_call: bool = False) -> Iterator[None]:
+    """Re-raise a 422 naming the budget lines Procore refused (by the per-item `details[].index` of a
+    sync's answer, or every line of a single-line call)."""
+    try:
+        yield
+    except ProcoreValidationError as exc:
+        details = exc.body.get("details") if isinstance(exc.body, dict) else None
+        named = []
+        for item in details if isinstance(details, list) else []:
+            index = item.get("index") if isinstance(item, dict) else None
+            if isinstance(index, int) and 0 <= index < len(labels):
+                named.append(f"{labels[index]}: {'; '.join(map(str, item.get('errors') or [])) or exc.detail}")
+        if not named and whole_call:
+            named = labels
+        if not named:
+            raise
+        shown = ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
+        raise ProcoreValidationError(exc.status, f"{exc.detail} [refused: {shown}]", method=exc.method, path=exc.path,
+                                     project_id=exc.project_id, body=exc.body) from None
 
 
 def desired_lines(line_items: Any) -> list[DesiredLine]:

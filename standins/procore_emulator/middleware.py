@@ -138,6 +138,12 @@ class EmulatorMiddleware:
             fault = emu.faults.decide(method, path)
             entry["fault"] = fault.kind or ("slow" if fault.delay else None)
             if fault.delay:
+                # The request has arrived; the server is slow to answer it. Read the body first so a
+                # client that gives up meanwhile does not cancel the work: like a real server, the
+                # write is still applied (a timed-out create is ambiguous, not harmless).
+                if path != "/oauth/token":
+                    body = await read_body(receive)
+                    receive = replay(body, receive)
                 await asyncio.sleep(fault.delay)
             retry_after = str(emu.faults.config.retry_after)
             if fault.kind == "error":

@@ -56,6 +56,18 @@ def test_slow_answers(emu: Emu) -> None:
         api.get("/rest/v1.0/companies", timeout=0.2)
 
 
+def test_slow_write_is_applied_even_when_the_client_gives_up(emu: Emu) -> None:
+    """A timed-out write is ambiguous on a real server: the request arrived and is still processed."""
+    api = emu.api()
+    line = emu.lines(RIVERSIDE)[0]
+    emu.admin("PUT", "/faults", json={"rules": [{"kind": "slow", "seconds": 0.6, "method": "POST", "path_contains": SYNC}]})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        api.post(SYNC, json={"project_id": RIVERSIDE, "budget_line_items": [
+            {"id": line["id"], "original_budget_amount": "321.00"}]}, timeout=0.2)
+    time.sleep(0.8)
+    assert emu.lines(RIVERSIDE)[0]["original_budget_amount"] == "321.00"
+
+
 def test_dropped_connection_is_a_connection_error_and_nothing_is_applied(emu: Emu) -> None:
     api = emu.api()
     line = emu.lines(RIVERSIDE)[0]

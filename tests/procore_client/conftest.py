@@ -6,7 +6,6 @@ records how long it was asked to wait) and small backoff figures, so the folder 
 """
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from decimal import Decimal
@@ -155,9 +154,8 @@ class Emu:
         kwargs.setdefault("timeout", (2.0, 5.0))
         kwargs.setdefault("max_attempts", 6)
         kwargs.setdefault("max_wait_s", 5.0)
-        if "backoff_initial_s" in inspect.signature(ProcoreClient).parameters:  # TEMP
-            kwargs.setdefault("backoff_initial_s", 0.01)
-            kwargs.setdefault("backoff_max_s", 0.2)
+        kwargs.setdefault("backoff_initial_s", 0.01)
+        kwargs.setdefault("backoff_max_s", 0.2)
         return ProcoreClient(session=session or RecordingSession(), api_base=self.base_url, login_url=self.base_url,
                              client_id=client_id, client_secret=secret, sleep=sleep or RecordingSleep(), **kwargs)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from include.budget_import.procore.client import ProcoreClient
+from include.budget_import.procore.errors import ProcoreValidationError
 
 SYNC_BATCH = 1000
 LIST_PAGE = 1000
@@ -19,6 +20,16 @@ BUDGET_TOOL_ENGINE = "budgeting"  # Procore does not document the Budget tool's 
 def batches(items: list[Any], size: int = SYNC_BATCH) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _shift_details(exc: ProcoreValidationError, offset: int) -> ProcoreValidationError:
+    """The same 422 with each per-item `details[].index` counted from the start of all items, not the batch."""
+    body = exc.body
+    if offset and isinstance(body, dict) and isinstance(body.get("details"), list):
+        details = [{**d, "index": d["index"] + offset} if isinstance(d, dict) and isinstance(d.get("index"), int) else d
+                   for d in body["details"]]
+        body = {**body, "details": details}
+    return ProcoreValidationError(exc.status, exc.detail, method=exc.method, path=exc.path, project_id=exc.project_id, body=body)
 
 
 class ProcoreBudgetApi:
@@ -54,15 +65,18 @@ class ProcoreBudgetApi:
             result["errors"].extend(body.get("errors", []))
         return result
 
-    def line_item_types(self, company_id: int) -> list[dict[str, Any]]:
-        return list(self.client.paged("/rest/v1.0/line_item_types", company_id=company_id, params={"company_id": company_id}, per_page=LIST_PAGE))
+    def line_item_types(self, company_id: int, *, project_id: int | None = None) -> list[dict[str, Any]]:
+        """The company's line item types (project_id only names the project in an error)."""
+        return list(self.client.paged("/rest/v1.0/line_item_types", company_id=company_id, params={"company_id": company_id},
+                                      per_page=LIST_PAGE, project_id=project_id))
 
-    def sync_line_item_types(self, company_id: int, updates: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    def sync_line_item_types(self, company_id: int, updates: list[dict[str, Any]], *, project_id: int | None = None) -> dict[str, list[Any]]:
+        """Create or update company line item types by origin_id (idempotent); project_id names the project in an error."""
         result: dict[str, list[Any]] = {"entities": [], "errors": []}
         for batch in batches(updates):
             body = self.client.send_json(
                 "PATCH", "/rest/v1.0/line_item_types/sync", company_id=company_id,
-                body={"company_id": company_id, "updates": batch}, idempotent=True,
+                body={"company_id": company_id, "updates": batch}, idempotent=True, project_id=project_id,
             )
             result["entities"].extend(body.get("entities", []))
             result["errors"].extend(body.get("errors", []))
@@ -102,11 +116,14 @@ class ProcoreBudgetApi:
         """Bulk create (by wbs_code_id) or update (by id). A create batch is not idempotent: callers
         handle AmbiguousWriteError by re-reading the budget (Procore refuses a second line per code)."""
         out: list[dict[str, Any]] = []
-        for batch in batches(items):
-            body = self.client.send_json(
-                "POST", "/rest/v1.0/budget_line_items/sync", company_id=company_id,
-                body={"project_id": project_id, "budget_line_items": batch}, idempotent=not creates, project_id=project_id,
-            )
+        for offset, batch in zip(range(0, len(items), SYNC_BATCH), batches(items)):
+            try:
+                body = self.client.send_json(
+                    "POST", "/rest/v1.0/budget_line_items/sync", company_id=company_id,
+                    body={"project_id": project_id, "budget_line_items": batch}, idempotent=not creates, project_id=project_id,
+                )
+            except ProcoreValidationError as exc:
+                raise _shift_details(exc, offset) from None
             out.extend(body or [])
         return out
 

@@ -1,18 +1,26 @@
 """A Procore REST client that behaves well against the real API's limits.
 
-- OAuth client-credentials token: fetched, cached, renewed before expiry and once on a 401.
+- OAuth client-credentials token: fetched once, cached, renewed shortly before it expires and once
+  on a 401 (then a clear ProcoreAuthError).
 - `Procore-Company-Id` on every call; bounded (connect, read) timeouts on every call.
-- 429 / 5xx / connection errors retried with exponential backoff (tenacity), honouring Retry-After
-  and X-Rate-Limit-Reset, and slowing down before the limit when X-Rate-Limit-Remaining runs low.
-- A write whose outcome is unknown raises AmbiguousWriteError instead of being blindly retried: the
-  loader re-reads Procore and re-plans, so a retry can never duplicate a budget line.
+- 429 / 5xx / connection errors / timeouts retried a bounded number of times with exponential
+  backoff and jitter (tenacity), honouring Retry-After (and, on a 429, X-Rate-Limit-Reset); a wait
+  longer than `max_wait_s` fails at once rather than retrying early.
+- Pacing: every answer's X-Rate-Limit-Limit/Remaining/Reset is remembered per window (Procore has an
+  hourly and a 10-second spike window); when a window runs low the client spreads its remaining calls
+  over the time left, and when one is spent it waits for the reset instead of collecting 429s
+  (failed requests count against Procore's limit too).
+- A non-idempotent write (a create) whose outcome is unknown raises AmbiguousWriteError instead of
+  being retried: the loader re-reads Procore and re-plans, so a retry can never duplicate a line.
+  A 429 (never processed) or a connection that was never made is retried as usual.
 - Amounts are parsed as Decimal and sent as exact decimal strings; no float anywhere.
-- Logs name method, path and status only: never a secret or a token.
+- Logs name method, path, status and timings only: never a secret, a token or a header.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +29,7 @@ from typing import Any
 
 import requests
 import tenacity
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from include.budget_import.procore.errors import (
     AmbiguousWriteError,
@@ -28,6 +37,8 @@ from include.budget_import.procore.errors import (
     ProcoreError,
     ProcoreNotFoundError,
     ProcorePermissionError,
+    ProcoreRateLimitError,
+    ProcoreUnavailableError,
     ProcoreValidationError,
     RetryableError,
 )
@@ -35,7 +46,13 @@ from include.budget_import.procore.errors import (
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = {500, 502, 503, 504}
-TOKEN_RENEW_MARGIN_S = 60.0
+TOKEN_RENEW_MARGIN_S = 60.0  # renew this long before expiry (at most a tenth of the token's lifetime)
+PACE_MARGIN_S = 0.05  # after a spent window's reset time, so the next call lands in the new window
+TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError)
+STATUS_ERRORS: dict[int, type[ProcoreError]] = {
+    401: ProcoreAuthError, 403: ProcorePermissionError, 404: ProcoreNotFoundError, 422: ProcoreValidationError,
+}
 
 
 @dataclass
@@ -47,7 +64,9 @@ class CallStats:
     retries: int = 0
     rate_limited: int = 0
     token_fetches: int = 0
+    paced: int = 0
     waited_for_limits_s: float = 0.0
+    backoff_s: float = 0.0
     by_endpoint: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,8 +77,19 @@ class CallStats:
             "retries": self.retries,
             "rate_limited": self.rate_limited,
             "token_fetches": self.token_fetches,
+            "paced": self.paced,
             "waited_for_limits_s": round(self.waited_for_limits_s, 3),
+            "backoff_s": round(self.backoff_s, 3),
         }
+
+
+@dataclass
+class RateWindow:
+    """One of Procore's rate-limit windows as last seen (or, between sightings, counted down locally)."""
+
+    limit: int
+    remaining: int
+    reset_at: float  # unix seconds
 
 
 def _decimal_default(value: Any) -> Any:
@@ -76,16 +106,33 @@ def decode_json(text: str) -> Any:
     return json.loads(text, parse_float=Decimal) if text else None
 
 
-def _error_message(response: requests.Response) -> str:
+def _body(response: requests.Response) -> Any:
     try:
-        body = decode_json(response.text)
+        return decode_json(response.text)
     except ValueError:
-        return response.text[:300]
+        return None
+
+
+def _error_message(response: requests.Response) -> str:
+    body = _body(response)
+    if body is None:
+        return response.text[:300] or response.reason or ""
     if isinstance(body, dict):
         for key in ("message", "errors", "error_description", "error"):
             if body.get(key):
                 return str(body[key])[:500]
     return str(body)[:500]
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the request certainly never reached Procore (no connection was made), so even a
+    non-idempotent write may be retried."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 class ProcoreClient:
@@ -101,10 +148,14 @@ class ProcoreClient:
         max_attempts: int = 8,
         max_wait_s: float = 120.0,
         low_remaining_fraction: float = 0.05,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("Procore connection needs a client id (login) and client secret (password)")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self._session = session
         self._api_base = api_base.rstrip("/")
         self._login_url = login_url.rstrip("/")
@@ -114,12 +165,12 @@ class ProcoreClient:
         self._max_attempts = max_attempts
         self._max_wait_s = max_wait_s
         self._low_remaining_fraction = low_remaining_fraction
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
         self._sleep = sleep
         self._token: str | None = None
         self._token_expires_at = 0.0
-        self._limit: int | None = None
-        self._remaining: int | None = None
-        self._reset_at: float | None = None
+        self._windows: dict[int, RateWindow] = {}
         self.stats = CallStats()
 
     def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
@@ -127,34 +178,46 @@ class ProcoreClient:
 
     # --- auth -------------------------------------------------------------------------------
     def _fetch_token(self) -> None:
+        self._pace()
         self.stats.token_fetches += 1
+        asked_at = time.time()
         try:
             response = self._session.post(
                 f"{self._login_url}/oauth/token",
                 data={"grant_type": "client_credentials", "client_id": self._client_id, "client_secret": self._client_secret},
-                timeout=self._timeout,
+                timeout=self._timeout, stream=False,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetryableError(f"token request failed: {type(exc).__name__}") from None
-        if response.status_code == 429 or response.status_code in RETRYABLE_STATUSES:
-            raise RetryableError(f"token request answered {response.status_code}", self._retry_after(response))
-        if response.status_code != 200:
-            raise ProcoreAuthError(response.status_code, f"could not get an access token: {_error_message(response)}", method="POST", path="/oauth/token")
-        body = decode_json(response.text)
+        except TRANSPORT_ERRORS as exc:
+            self._count_unseen()
+            raise RetryableError(f"POST /oauth/token: {type(exc).__name__}") from None
+        self._note_limits(response)
+        status = response.status_code
+        log.debug("Procore POST /oauth/token -> %s", status)
+        if status == 429 or status in RETRYABLE_STATUSES:
+            if status == 429:
+                self.stats.rate_limited += 1
+            raise self._transient(response, status, "POST", "/oauth/token", None)
+        body = _body(response) if status == 200 else None
+        if not isinstance(body, dict) or not body.get("access_token"):
+            detail = _error_message(response) if status != 200 else "the answer carried no access token"
+            raise ProcoreAuthError(status, f"could not get an access token for client id {self._client_id!r}: {detail}",
+                                   method="POST", path="/oauth/token")
         self._token = str(body["access_token"])
-        created = float(body.get("created_at") or time.time())
         lifetime = float(body.get("expires_in") or 0)
-        # Renew a minute early; use our clock if the server's creation time is in our future.
-        self._token_expires_at = min(created, time.time()) + lifetime - TOKEN_RENEW_MARGIN_S
+        # Our own clock from when we asked (the server's created_at may be rounded or skewed), renewed
+        # a minute early, or a tenth of the lifetime early for short-lived tokens.
+        self._token_expires_at = asked_at + lifetime - min(TOKEN_RENEW_MARGIN_S, lifetime / 10)
 
     def _bearer(self) -> str:
         if self._token is None or time.time() >= self._token_expires_at:
-            self._retrying(self._fetch_token)
+            self._retrying(self._fetch_token, "POST", "/oauth/token", None)
         assert self._token is not None
         return self._token
 
     # --- rate limits ------------------------------------------------------------------------
-    def _retry_after(self, response: requests.Response) -> float | None:
+    def _retry_after(self, response: requests.Response, status: int) -> float | None:
+        """How long Procore asked us to wait: Retry-After, or on a 429 the limit window's reset time.
+        (X-Rate-Limit-Reset is on every answer, but it says nothing about when a 5xx will heal.)"""
         header = response.headers.get("Retry-After")
         if header:
             try:
@@ -162,51 +225,84 @@ class ProcoreClient:
             except ValueError:
                 pass
         reset = response.headers.get("X-Rate-Limit-Reset")
-        if reset:
+        if status == 429 and reset:
             try:
                 return max(0.0, float(reset) - time.time())
             except ValueError:
                 pass
         return None
 
+    def _transient(self, response: requests.Response, status: int, method: str, path: str, project_id: int | None) -> Exception:
+        """The error for a 429/5xx worth retrying, or a clear failure when Procore asks for a wait longer
+        than `max_wait_s` (retrying sooner would only collect more 429s, which count against the limit)."""
+        asked = self._retry_after(response, status)
+        if asked is not None and asked > self._max_wait_s:
+            kind = ProcoreRateLimitError if status == 429 else ProcoreUnavailableError
+            return kind(status, f"{status}: Procore asks to wait {asked:.0f} s, longer than this client waits "
+                                f"(max_wait_s={self._max_wait_s:g}); try again later",
+                        method=method, path=path, project_id=project_id)
+        return RetryableError(f"{method} {path}: {status} {_error_message(response)}", asked, status=status)
+
     def _note_limits(self, response: requests.Response) -> None:
+        """Remember the window this answer describes; every other known window lost one call too."""
+        now = time.time()
         try:
-            self._limit = int(response.headers["X-Rate-Limit-Limit"])
-            self._remaining = int(response.headers["X-Rate-Limit-Remaining"])
-            self._reset_at = float(response.headers["X-Rate-Limit-Reset"])
+            seen = RateWindow(int(response.headers["X-Rate-Limit-Limit"]), int(response.headers["X-Rate-Limit-Remaining"]),
+                              float(response.headers["X-Rate-Limit-Reset"]))
         except (KeyError, ValueError):
-            pass
+            self._count_unseen()
+            return
+        self._count_unseen(skip=seen.limit)
+        self._windows[seen.limit] = seen
+        self._windows = {k: w for k, w in self._windows.items() if w.reset_at > now}
+
+    def _count_unseen(self, skip: int | None = None) -> None:
+        """A call Procore counted but whose answer did not describe the window (or no answer came)."""
+        for limit, window in self._windows.items():
+            if limit != skip:
+                window.remaining = max(0, window.remaining - 1)
 
     def _pace(self) -> None:
-        """Spread the last requests of a window over the time left, instead of running into a 429."""
-        if self._limit is None or self._remaining is None or self._reset_at is None:
-            return
-        floor = max(1, int(self._limit * self._low_remaining_fraction))
-        if self._remaining > floor:
-            return
-        left = self._reset_at - time.time()
-        if left <= 0:
-            return
-        wait = min(self._max_wait_s, left if self._remaining <= 0 else left / (self._remaining + 1))
+        """Before a call: when a window is spent, wait for its reset; when it runs low (at most
+        `low_remaining_fraction` of its limit left), spread the calls left over the time left."""
+        now = time.time()
+        wait = 0.0
+        for window in list(self._windows.values()):
+            left = window.reset_at - now
+            if left <= 0:
+                continue
+            low = max(1, math.ceil(window.limit * self._low_remaining_fraction))
+            if window.remaining <= 0:
+                wait = max(wait, left + PACE_MARGIN_S)
+            elif window.remaining <= low:
+                wait = max(wait, left / (window.remaining + 1))
+        wait = min(wait, self._max_wait_s)
         if wait > 0:
+            log.debug("Procore rate limit running low: pausing %.2f s", wait)
+            self.stats.paced += 1
             self.stats.waited_for_limits_s += wait
             self._sleep(wait)
 
-    # --- requests ---------------------------------------------------------------------------
+    # --- retries ----------------------------------------------------------------------------
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(initial=0.5, max=30.0, jitter=0.5)(state)
+        backoff = tenacity.wait_exponential_jitter(initial=self._backoff_initial_s, max=self._backoff_max_s,
+                                                   jitter=self._backoff_initial_s)(state)
         exc = state.outcome.exception() if state.outcome else None
         asked = getattr(exc, "retry_after", None)
-        wait = min(self._max_wait_s, max(backoff, asked) if asked is not None else backoff)
-        if asked is not None:
+        if asked is None:
+            wait = min(self._max_wait_s, backoff)
+            self.stats.backoff_s += wait
+        else:
+            wait = max(backoff, asked)  # request() refuses to retry when asked > max_wait_s
             self.stats.waited_for_limits_s += wait
         return wait
 
-    def _retrying(self, fn: Callable[[], Any]) -> Any:
+    def _retrying(self, fn: Callable[[], Any], method: str, path: str, project_id: int | None) -> Any:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.stats.retries += 1
             exc = state.outcome.exception() if state.outcome else None
-            log.warning("Procore call failed (%s); retry %d of %d", exc, state.attempt_number, self._max_attempts - 1)
+            log.warning("Procore call failed (%s); retry %d of %d in %.2f s", exc, state.attempt_number,
+                        self._max_attempts - 1, state.next_action.sleep if state.next_action else 0.0)
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self._max_attempts),
@@ -216,8 +312,15 @@ class ProcoreClient:
             sleep=self._sleep,
             before_sleep=before_sleep,
         )
-        return retrying(fn)
+        try:
+            return retrying(fn)
+        except RetryableError as exc:
+            raise ProcoreUnavailableError(
+                exc.status, f"no usable answer after {self._max_attempts} attempts; last: {exc}",
+                method=method, path=path, project_id=project_id,
+            ) from None
 
+    # --- requests ---------------------------------------------------------------------------
     def request(
         self,
         method: str,
@@ -229,52 +332,65 @@ class ProcoreClient:
         idempotent: bool | None = None,
         project_id: int | None = None,
     ) -> requests.Response:
-        """One API call with retries; non-idempotent writes raise AmbiguousWriteError when unsure."""
+        """One API call with bounded retries; a non-idempotent write raises AmbiguousWriteError when
+        its outcome is unknown, and every other failure a ProcoreError naming the project."""
         if idempotent is None:
             idempotent = method in ("GET", "PUT", "DELETE")
         renewed = False
+        key = f"{method} {path.split('?')[0]}"
+        data = encode_json(body) if body is not None else None
 
         def once() -> requests.Response:
             nonlocal renewed
+            try:
+                token = self._bearer()
+            except ProcoreError as exc:  # name the project the call was for
+                raise type(exc)(exc.status if not isinstance(exc, ProcoreUnavailableError) else exc.last_status, exc.detail,
+                                method=exc.method, path=exc.path, project_id=project_id) from None
             self._pace()
-            headers = {"Authorization": f"Bearer {self._bearer()}", "Procore-Company-Id": str(company_id), "Accept": "application/json"}
-            data = None
-            if body is not None:
+            headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": str(company_id), "Accept": "application/json"}
+            if data is not None:
                 headers["Content-Type"] = "application/json"
-                data = encode_json(body)
             if method == "GET":
                 self.stats.reads += 1
             else:
                 self.stats.writes += 1
-            key = f"{method} {path.split('?')[0]}"
             self.stats.by_endpoint[key] = self.stats.by_endpoint.get(key, 0) + 1
+            started = time.monotonic()
             try:
-                response = self._session.request(method, f"{self._api_base}{path}", params=params, data=data, headers=headers, timeout=self._timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if idempotent:
-                    raise RetryableError(f"{method} {path}: {type(exc).__name__}") from None
-                raise AmbiguousWriteError(f"{method} {path}: {type(exc).__name__}; outcome unknown") from None
+                response = self._session.request(method, f"{self._api_base}{path}", params=params, data=data, headers=headers,
+                                                 timeout=self._timeout, stream=False)
+            except TRANSPORT_ERRORS as exc:
+                self._count_unseen()
+                what = type(exc).__name__
+                log.debug("Procore %s %s -> %s after %.3f s", method, path, what, time.monotonic() - started)
+                if idempotent or _never_sent(exc):
+                    raise RetryableError(f"{method} {path}: {what}") from None
+                raise AmbiguousWriteError(None, f"{what}; the write may or may not have been applied",
+                                          method=method, path=path, project_id=project_id) from None
             self._note_limits(response)
             status = response.status_code
-            log.debug("Procore %s %s -> %s", method, path, status)
+            log.debug("Procore %s %s -> %s in %.3f s", method, path, status, time.monotonic() - started)
             if status == 401 and not renewed:
                 renewed = True
                 self._token = None
                 return once()
-            if status == 429:
-                self.stats.rate_limited += 1
-                raise RetryableError(f"{method} {path}: 429 rate limited", self._retry_after(response))
-            if status in RETRYABLE_STATUSES:
-                if idempotent:
-                    raise RetryableError(f"{method} {path}: {status}", self._retry_after(response))
-                raise AmbiguousWriteError(f"{method} {path}: {status}; outcome unknown")
+            if status == 429 or status in RETRYABLE_STATUSES:
+                if status == 429:  # refused before processing: safe to repeat, even a create
+                    self.stats.rate_limited += 1
+                elif not idempotent:
+                    raise AmbiguousWriteError(status, f"{_error_message(response)}; the write may or may not have been applied",
+                                              method=method, path=path, project_id=project_id)
+                raise self._transient(response, status, method, path, project_id)
             if status >= 400:
                 message = _error_message(response)
-                kind = {401: ProcoreAuthError, 403: ProcorePermissionError, 404: ProcoreNotFoundError, 422: ProcoreValidationError}.get(status, ProcoreError)
-                raise kind(status, message, method=method, path=path, project_id=project_id)
+                if status == 401:
+                    message += "; a freshly renewed token was refused too: check the app's credentials and its installation in the company"
+                raise STATUS_ERRORS.get(status, ProcoreError)(status, message, method=method, path=path,
+                                                             project_id=project_id, body=_body(response))
             return response
 
-        return self._retrying(once)
+        return self._retrying(once, method, path, project_id)
 
     def get_json(self, path: str, *, company_id: int, params: dict[str, Any] | None = None, project_id: int | None = None) -> Any:
         return decode_json(self.request("GET", path, company_id=company_id, params=params, project_id=project_id).text)
@@ -294,7 +410,7 @@ class ProcoreClient:
                 page += 1
                 continue
             total = response.headers.get("Total")
-            if total is None and len(items) == per_page:
+            if total is None and items and len(items) == per_page:
                 page += 1
                 continue
             return

@@ -6,7 +6,10 @@ Connection (conn type `http`, default id `procore_api`):
   extra            -> {"login_url": "https://login.procore.com",     # OAuth host (default: the API host)
                        "company_id": 1234,                           # Procore company of the Spectrum company
                        "companies": {"01": 1234, "02": 5678},        # optional: one per Spectrum company
-                       "timeout": 60}                                # read timeout, seconds
+                       "timeout": 60,                                # read timeout, seconds
+                       "connect_timeout": 5,                         # connect timeout, seconds
+                       "max_attempts": 8,                            # tries per call (429/5xx/connection)
+                       "max_wait_s": 120}                            # longest wait the client accepts
 The session HttpHook builds keeps its transport settings (proxies, verify, cert) but never sends the
 credentials as Basic auth or the extra as headers: the client uses a bearer token instead.
 """
@@ -20,7 +23,7 @@ from requests import Session
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.client import ProcoreClient
 
-PROCORE_EXTRA_KEYS = ("login_url", "company_id", "companies", "timeout", "connect_timeout")
+PROCORE_EXTRA_KEYS = ("login_url", "company_id", "companies", "timeout", "connect_timeout", "max_attempts", "max_wait_s")
 
 
 class ProcoreHook(HttpHook):
@@ -69,6 +72,8 @@ class ProcoreHook(HttpHook):
             client_id=connection.login or "",
             client_secret=connection.password or "",
             timeout=(float(extra.get("connect_timeout", 5)), float(extra.get("timeout", 60))),
+            max_attempts=int(extra.get("max_attempts", 8)),
+            max_wait_s=float(extra.get("max_wait_s", 120)),
         )
 
     def get_api(self) -> ProcoreBudgetApi:
