@@ -42,7 +42,7 @@ def db_amount(value: object) -> Decimal:
         return _ZERO
     else:
         amount = _other_amount(value)
-    if not amount.is_finite():
+    if not amount.is_finite():  # NaN would pass quantize untouched
         raise MoneyError(f"not a finite amount: {value!r}")
     try:
         amount = amount.quantize(DB_SCALE, ROUND_HALF_UP)
