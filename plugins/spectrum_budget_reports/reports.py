@@ -100,9 +100,12 @@ def when(text: Any) -> str:
 STATE_LABELS: dict[str, str] = {
     "ready": "Ready to Import",
     "synced": "Synced",
+    "dry_run": "Dry run",
     "blocked": "Blocked",
     "failed_validation": "Failed validation",
     "failed_reconciliation": "Failed reconciliation",
+    "failed": "Import failed",
+    "restored": "Restored",
     "incomplete": "No result",
 }
 # The Budgets page's filter tabs, as Procore's Budgets tab ('Ready to Import', 'Synced'), plus ours.
@@ -111,7 +114,7 @@ FILTERS: dict[str, tuple[str, frozenset[str]]] = {
     "ready": ("Ready to Import", frozenset({"ready"})),
     "synced": ("Synced", frozenset({"synced"})),
     "blocked": ("Blocked", frozenset({"blocked"})),
-    "failed": ("Failed", frozenset({"failed_validation", "failed_reconciliation", "incomplete"})),
+    "failed": ("Failed", frozenset({"failed_validation", "failed_reconciliation", "failed", "incomplete"})),
 }
 
 REASON_LABELS: dict[str, str] = {
@@ -125,6 +128,7 @@ REASON_LABELS: dict[str, str] = {
     "procore_budget_locked": "Procore budget locked",
     "no_permission": "No permission",
     "failed_validation": "Failed validation",
+    "import_failed": "Import failed",
     "missing_key": "Missing phase or cost type",
     "duplicate_key": "Duplicate phase / cost type",
     "unknown_cost_type": "Unknown cost type",
@@ -146,12 +150,14 @@ def state_of(result: dict[str, Any]) -> str:
     status = result.get("status")
     if status == "synced":
         return "synced"
-    if status == "dry_run":
+    if status == "ready":  # the status file of a dry run that found changes to import
         return "ready"
+    if status == "dry_run":  # a dry run's result.json in its run folder
+        return "dry_run"
     if status == "blocked":
         return "failed_validation" if result.get("reason") == "failed_validation" else "blocked"
-    if status == "failed_reconciliation":
-        return "failed_reconciliation"
+    if status in ("failed_reconciliation", "failed", "restored"):
+        return str(status)
     return "incomplete"
 
 
@@ -234,6 +240,7 @@ class JobRow:
     project_id: str = ""
     project_name: str = ""
     run_folder: str | None = None
+    has_report: bool = True  # the run folder has this job's folder (else link the run only)
     figures: Figures | None = None
 
     @property
@@ -249,7 +256,7 @@ class JobRow:
         return f"{self.company_code}/{self.job_number}"
 
     @classmethod
-    def from_result(cls, result: dict[str, Any], run_folder: str | None, state: str | None = None, key: str | None = None) -> JobRow:
+    def from_result(cls, result: dict[str, Any], run_folder: str | None, state: str | None = None, key: str | None = None, has_report: bool = True) -> JobRow:
         company, job = str(result.get("company_code", "")), str(result.get("job_number", ""))
         return cls(
             key=key or job_key(company, job),
@@ -266,6 +273,7 @@ class JobRow:
             project_id=str(result.get("procore_project_id") or ""),
             project_name=str(result.get("procore_project_name") or ""),
             run_folder=run_folder,
+            has_report=has_report,
             figures=Figures.from_result(result),
         )
 
@@ -349,14 +357,29 @@ class JobReport:
     def snapshot_total(self) -> str | None:
         if not self.snapshot:
             return None
+        if self.snapshot.get("total") is not None:
+            return str(self.snapshot["total"])
         amounts = [decimal_or_none(line.get("amount")) for line in self.snapshot.get("lines") or [] if isinstance(line, dict)]
         return str(sum((a for a in amounts if a is not None), start=Decimal(0)))
 
+    def line_checked(self, line: dict[str, Any]) -> bool:
+        """Whether the reconciliation compared this line (override: all; additive: the lines created)."""
+        rc = self.reconciliation or {}
+        return bool(line.get("checked", rc.get("checked", False)))
+
+    @property
+    def reconciliation_checked_lines(self) -> int:
+        rc = self.reconciliation or {}
+        if isinstance(rc.get("checked_lines"), int):
+            return int(rc["checked_lines"])
+        return sum(1 for line in rc.get("lines") or [] if isinstance(line, dict) and self.line_checked(line))
+
     @property
     def reconciliation_mismatches(self) -> int:
-        if not self.reconciliation or not self.reconciliation.get("checked"):
-            return 0
-        return sum(1 for line in self.reconciliation.get("lines") or [] if line.get("spectrum_amount") != line.get("procore_amount"))
+        return sum(
+            1 for line in (self.reconciliation or {}).get("lines") or []
+            if isinstance(line, dict) and self.line_checked(line) and line.get("spectrum_amount") != line.get("procore_amount")
+        )
 
 
 def _iso_mtime(path: Path) -> str:
@@ -369,7 +392,7 @@ def _iso_mtime(path: Path) -> str:
 class ReportStore:
     """Read-only access to one reports root. Every path it opens is built from checked names."""
 
-    RECENT_RUNS = 10  # runs searched for dry-run plans ('ready to import') and for a blocked job's run
+    RECENT_RUNS = 10  # runs searched for the run of a status that does not name it (a blocked job)
     MAX_REJECT_ROWS = 500  # rows of rejects.csv shown on a page (the download has them all)
 
     def __init__(self, root: Path) -> None:
@@ -454,7 +477,7 @@ class ReportStore:
             result=result or {},
             validation=_dict(read_json(path / "validation.json")),
             mapping_checks=[c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else None,
-            plan=_dict(read_json(path / "plan.json")),
+            plan=_dict(read_json(path / "plan.json")) or _dict((result or {}).get("plan")),  # restore runs keep it in result
             reconciliation=_dict(read_json(path / "reconciliation.json")),
             snapshot=_dict(read_json(path / "snapshot.json")),
             rejects=rejects,
@@ -500,44 +523,32 @@ class ReportStore:
 
     # the Budgets page ----------------------------------------------------------------------------
     def budget_jobs(self) -> list[JobRow]:
-        """Every known job with its latest state: the status files (last import or block), and dry-run
-        plans newer than them from recent runs ('Ready to Import')."""
-        statuses: dict[str, dict[str, Any]] = {}
+        """Every job with a status file, in its latest state (synced, ready, blocked, failed), each
+        linked to the run folder that wrote that state."""
         try:
             status_files = [p for p in self.status_dir.iterdir() if p.suffix == ".json" and is_folder_name(p.stem)]
         except OSError:
             status_files = []
-        for path in status_files:
-            data = _dict(read_json(path))
-            if data is not None:
-                statuses[path.stem] = data
-        recent = self.run_folders()[: self.RECENT_RUNS]
-        planned: dict[str, tuple[dict[str, Any], str]] = {}
-        for run in recent:
-            summary = _dict(read_json(run / "summary.json")) or {}
-            for r in summary.get("results") or []:
-                if isinstance(r, dict) and r.get("status") == "dry_run":
-                    planned.setdefault(job_key(str(r.get("company_code", "")), str(r.get("job_number", ""))), (r, run.name))
+        recent: list[Path] | None = None
         rows = []
-        for key in set(statuses) | set(planned):
-            status = statuses.get(key)
-            plan = planned.get(key)
-            if plan and _is_ready(plan[0], status):
-                rows.append(JobRow.from_result(plan[0], plan[1], state="ready", key=key))
-            elif status is not None:
-                rows.append(JobRow.from_result(status, self._run_of_status(key, status, recent), key=key))
+        for path in status_files:
+            status = _dict(read_json(path))
+            if status is None:
+                continue
+            named = self.run_path(str(status["run_id"])) if status.get("run_id") else None
+            if named is not None:
+                run, has_report = named.name, (named / path.stem).is_dir()
+            else:
+                recent = self.run_folders()[: self.RECENT_RUNS] if recent is None else recent
+                run, has_report = self._run_with_result(path.stem, status, recent), True
+            rows.append(JobRow.from_result(status, run, key=path.stem, has_report=has_report))
         rows.sort(key=lambda r: (r.company_code, _job_sort_key(r.job_number), r.key))
         return rows
 
-    def _run_of_status(self, key: str, status: dict[str, Any], recent: list[Path]) -> str | None:
-        """The run folder that wrote this status: named in it (finished imports), else the newest recent
-        run whose result for the job is this very status (blocked jobs)."""
-        run_id = status.get("run_id")
-        if run_id:
-            path = self.run_path(str(run_id))
-            if path is not None and (path / key).is_dir():
-                return path.name
-        for run in recent:
+    def _run_with_result(self, key: str, status: dict[str, Any], runs: list[Path]) -> str | None:
+        """A status without its run id (a blocked job): the newest recent run whose result for the job
+        is this very status."""
+        for run in runs:
             result = _dict(read_json(run / key / "result.json"))
             if result and result.get("finished_at") == status.get("finished_at") and result.get("status") == status.get("status"):
                 return run.name
@@ -551,18 +562,6 @@ class ReportStore:
             if (run / key).is_dir():
                 return run.name
         return None
-
-
-def _is_ready(planned: dict[str, Any], status: dict[str, Any] | None) -> bool:
-    """A dry-run plan is 'ready to import' unless a later import or block replaced it, or the job is
-    already synced and the plan would change nothing."""
-    if status is None:
-        return True
-    planned_at, status_at = parse_time(planned.get("finished_at")), parse_time(status.get("finished_at"))
-    if planned_at is None or status_at is None or planned_at < status_at:
-        return False
-    figures = Figures.from_result(planned)
-    return not (state_of(status) == "synced" and figures is not None and figures.changes == 0)
 
 
 def _job_sort_key(job_number: str) -> tuple[Any, ...]:

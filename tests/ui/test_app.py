@@ -1,0 +1,224 @@
+"""The FastAPI app through Starlette's TestClient. The Airflow login dependency is overridden where
+login is not the point; the tests on auth use the real dependency (no token: 401 or a redirect)."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import write_json
+
+RUN_MANUAL = "manual__2026-11-20T02_30_00_00_00"
+RUN_NIGHTLY = "scheduled__2026-11-21T02_30_00_00_00"
+
+
+class Rows(HTMLParser):
+    """Table rows marked data-job="<key>" with their cells' text by data-field, as a person reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, str]] = {}
+        self.states: dict[str, str] = {}
+        self._job: str | None = None
+        self._field: str | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and a.get("data-job"):
+            self._job = a["data-job"]
+            self.rows[self._job] = {}
+            self.states[self._job] = a.get("data-state") or ""
+        elif self._job and a.get("data-field") and self._field is None:
+            self._field, self._depth = a["data-field"], 0
+            self.rows[self._job][self._field] = ""
+        elif self._field:
+            self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._field is not None:
+            if self._depth == 0:
+                self._field = None
+            else:
+                self._depth -= 1
+        if tag == "tr":
+            self._job = None
+
+    def handle_data(self, data: str) -> None:
+        if self._job and self._field:
+            self.rows[self._job][self._field] = " ".join((self.rows[self._job][self._field] + " " + data).split())
+
+
+def rows_of(html: str) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    parser = Rows()
+    parser.feed(html)
+    return parser.rows, parser.states
+
+
+def test_budgets_page_shows_every_job_with_status_and_figures(client):
+    response = client.get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    rows, states = rows_of(response.text)
+    assert states == {"01_19.50": "synced", "01_20.01": "ready", "01_21.10": "blocked", "02_4410": "failed_validation"}
+    assert rows["01_19.50"]["status"] == "Synced"
+    assert "Last import 2026-11-20 02:31 UTC" in rows["01_19.50"]["details"]
+    assert rows["01_19.50"]["spectrum_total"] == "$2,630,361.54"
+    assert rows["01_19.50"]["plan"] == "17 created · 2 updated · 2 deleted · 1 kept"
+    assert rows["01_20.01"]["status"] == "Ready to Import" and rows["01_20.01"]["rejected"] == "8"
+    assert rows["01_20.01"]["plan"] == "10 to create"
+    assert rows["01_21.10"]["status"] == "Blocked" and rows["01_21.10"]["details"].startswith("Estimates not posted")
+    assert rows["02_4410"]["status"] == "Failed validation"
+    assert f'href="/runs/{RUN_NIGHTLY}/jobs/01_21.10"' in response.text
+
+
+@pytest.mark.parametrize(("show", "jobs"), [("ready", ["01_20.01"]), ("synced", ["01_19.50"]), ("blocked", ["01_21.10"]), ("failed", ["02_4410"])])
+def test_budgets_page_filters_like_procores_budgets_tab(client, show, jobs):
+    response = client.get("/", params={"show": show})
+    assert list(rows_of(response.text)[1]) == jobs
+    assert re.search(rf'class="tab on" data-filter="{show}"', response.text)
+
+
+def test_run_page(client):
+    response = client.get(f"/runs/{RUN_NIGHTLY}")
+    assert response.status_code == 200
+    rows, states = rows_of(response.text)
+    assert states == {"01_20.01": "dry_run", "01_21.10": "blocked", "02_4410": "failed_validation"}
+    assert rows["01_20.01"]["extracted"] == "14" and rows["01_20.01"]["spectrum_total"] == "$1,013,777.50"
+    assert client.get("/runs").status_code == 200
+    assert client.get("/runs/nope").status_code == 404
+
+
+def test_job_page_shows_quality_plan_reconciliation_snapshot_and_downloads(client):
+    response = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50")
+    assert response.status_code == 200
+    html = response.text
+    assert "1 of 2 expectations failed" in html and "expect_column_values_to_not_be_null" in html
+    assert re.search(r'data-rule="missing_key".*?Fail.*?1 <span class="muted">of 7', html, re.S)
+    assert "(blank)" in html, "the failing row's blank phase code is shown"
+    assert "$1,500.00" in html and "$1,850.00" in html and "+$350.00" in html  # update: before, after, change
+    assert "-$25,000.00" in html  # delete
+    assert "Procore equals Spectrum" in html
+    assert "$26,500.00" in html  # snapshot total
+    for name in ("rejects.csv", "snapshot.pdf", "snapshot.json"):
+        assert f'href="/runs/{RUN_MANUAL}/jobs/01_19.50/files/{name}"' in html
+    blocked = client.get(f"/runs/{RUN_NIGHTLY}/jobs/01_21.10").text
+    assert "Estimates not posted" in blocked and "2 unposted estimate entries" in blocked
+
+
+def test_downloads(client, reports_root: Path):
+    pdf = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50/files/snapshot.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert "attachment" in pdf.headers["content-disposition"]
+    csv = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50/files/rejects.csv")
+    assert csv.status_code == 200 and csv.text.startswith("row_id,") and csv.headers["content-type"].startswith("text/csv")
+    for bad in ["extracted.pkl", "..%2F..%2Fstatus%2F01_19.50.json", "%2E%2E", "result.json%00"]:
+        assert client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50/files/{bad}").status_code == 404, bad
+    assert client.get(f"/runs/{RUN_MANUAL}/jobs/..%2F..%2F/files/plan.json").status_code == 404
+    assert client.get("/runs/..%2F..%2Fetc/jobs/passwd/files/plan.json").status_code == 404
+
+
+def test_css_is_ours_and_served_by_a_checked_route(client):
+    css = client.get("/assets/style.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert "http" not in css.text and "@import" not in css.text and "url(" not in css.text
+    assert client.get("/assets/app.py").status_code == 404
+    assert client.get("/assets/..%2Fapp.py").status_code == 404
+    assert client.get("/static/style.css").status_code == 404
+
+
+def test_pages_load_nothing_from_elsewhere(client):
+    """No outside URL in any page, and a Content-Security-Policy that allows only this server."""
+    for url in ["/", "/runs", f"/runs/{RUN_NIGHTLY}", f"/runs/{RUN_MANUAL}/jobs/01_19.50"]:
+        response = client.get(url)
+        assert not re.search(r'(src|href)="(https?:)?//', response.text), url
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "style-src 'self'" in csp and "http" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_everything_from_data_is_escaped(client, reports_root: Path):
+    evil = '<script>alert("job")</script>'
+    write_json(reports_root / "status" / "01_66.json", {
+        "company_code": "01", "job_number": "66<b>", "status": "blocked", "reason": "<img src=x onerror=alert(1)>",
+        "message": evil, "finished_at": "2026-11-21T02:31:09+00:00", "job_description": evil,
+    })
+    write_json(reports_root / "status" / "01_67.json", {
+        "company_code": "01", "job_number": "67", "status": "synced", "finished_at": "2026-11-21T02:31:09+00:00",
+        "job_description": evil, "procore_project_name": "\" onmouseover=\"alert(2)", "run_id": "manual__2026-11-20T02:30:00+00:00",
+    })
+    html = client.get("/").text
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert "&lt;script&gt;alert(&#34;job&#34;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert '" onmouseover="' not in html and "&#34; onmouseover=&#34;alert(2)" in html
+    search = client.get("/", params={"q": '"><script>alert(3)</script>'}).text
+    assert "<script>alert(3)" not in search and "&lt;script&gt;alert(3)" in search
+
+
+def test_dag_run_and_task_instance_links(client):
+    raw = "scheduled__2026-11-21T02:30:00+00:00"
+    response = client.get("/dag-run", params={"dag_id": "spectrum_budget_nightly", "run_id": raw}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/runs/{RUN_NIGHTLY}"
+    assert client.get("/dag-run", params={"dag_id": "other", "run_id": "manual__1"}).status_code == 404
+    ti = {"dag_id": "spectrum_budget_nightly", "run_id": raw, "task_id": "import_job_override"}
+    mapped = client.get("/task-instance", params={**ti, "map_index": "3"}, follow_redirects=False)  # rendered as 01/21.10
+    assert mapped.headers["location"] == f"/runs/{RUN_NIGHTLY}/jobs/01_21.10"
+    unmapped = client.get("/task-instance", params={**ti, "task_id": "summarise", "map_index": "{MAP_INDEX}"}, follow_redirects=False)
+    assert unmapped.headers["location"] == f"/runs/{RUN_NIGHTLY}"
+    manual = client.get("/task-instance", params={"dag_id": "spectrum_budget_import", "run_id": "manual__2026-11-20T02:30:00+00:00",
+                                                  "task_id": "extract", "map_index": "-1"}, follow_redirects=False)
+    assert manual.headers["location"] == f"/runs/{RUN_MANUAL}/jobs/01_19.50", "a manual run has one job: its report"
+    latest = client.get("/jobs/01_19.50", follow_redirects=False)
+    assert latest.headers["location"] == f"/runs/{RUN_MANUAL}/jobs/01_19.50"
+
+
+def test_links_follow_the_mount_prefix(reports_root: Path):
+    """Mounted under /spectrum-budgets (as the api-server does), every link carries the prefix."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from spectrum_budget_reports.app import create_app
+
+    sub = create_app(reports_root)
+    sub.dependency_overrides[sub.state.auth_dependency] = lambda: None
+    main = FastAPI()
+    main.mount("/spectrum-budgets", sub)
+    with TestClient(main) as test_client:
+        html = test_client.get("/spectrum-budgets/").text
+        assert 'href="/spectrum-budgets/assets/style.css"' in html
+        assert f'href="/spectrum-budgets/runs/{RUN_MANUAL}/jobs/01_19.50"' in html
+        assert test_client.get("/spectrum-budgets/dag-run", params={"dag_id": "d", "run_id": RUN_MANUAL}, follow_redirects=False).headers["location"] \
+            == f"/spectrum-budgets/runs/{RUN_MANUAL}"
+
+
+# --- the real Airflow auth dependency -------------------------------------------------------------
+@pytest.fixture()
+def anonymous(reports_root: Path):
+    from fastapi.testclient import TestClient
+    from spectrum_budget_reports.app import create_app
+
+    with TestClient(create_app(reports_root)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("url", ["/", "/runs", f"/runs/{RUN_MANUAL}", f"/runs/{RUN_MANUAL}/jobs/01_19.50",
+                                 f"/runs/{RUN_MANUAL}/jobs/01_19.50/files/rejects.csv", "/assets/style.css",
+                                 "/dag-run?dag_id=spectrum_budget_nightly&run_id=x", "/jobs/01_19.50"])
+def test_without_a_login_nothing_is_served(anonymous, url):
+    response = anonymous.get(url, follow_redirects=False)
+    assert response.status_code == 401 and response.json() == {"detail": "Not authenticated"}
+    assert "19.50" not in response.text and "Riverside" not in response.text
+
+
+def test_an_unknown_url_is_a_bare_404(anonymous):
+    response = anonymous.get("/nope")
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}
+
+
+def test_a_browser_without_a_login_is_sent_to_airflows_login(anonymous):
+    response = anonymous.get(f"/runs/{RUN_MANUAL}?x=1", headers={"accept": "text/html,application/xhtml+xml"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/auth/login?next=")
+    assert "%2Fruns%2Fmanual__2026-11-20T02_30_00_00_00%3Fx%3D1" in response.headers["location"]
+    assert "Riverside" not in response.text
