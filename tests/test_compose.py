@@ -251,8 +251,8 @@ def test_procore_connection_is_the_demo_fixtures_client_and_companies(services, 
                    cwd=ROOT, check=True, capture_output=True)
     target = procore_target_from_fixture("http://procore-emulator:8765", fixture)
     procore = json.loads(_env(services["airflow-worker"])["AIRFLOW_CONN_PROCORE_API"])
-    assert (procore["login"], procore["password"]) == (target.client_id, target.client_secret)
-    assert procore["extra"]["companies"] == {code: company for code, company in target.companies.items()}
+    assert (procore["login"], procore["password"]) == (target.client_id, target.client_secret), "not the fixture's standard client"
+    assert procore["extra"]["companies"] == target.companies, "Spectrum company -> Procore company map differs from the fixture"
     assert procore["extra"]["company_id"] in target.companies.values()
 
 

@@ -279,6 +279,15 @@ class Cluster:
     processes: Processes
     timings: Timings
     worker_names: list[str]
+    db_name: str
+
+    def celery_results(self) -> dict[str, int]:
+        """Task results Celery stored in its PostgreSQL result backend (table celery_taskmeta), by status."""
+        import psycopg2
+
+        with psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=self.db_name) as conn, conn.cursor() as cur:
+            cur.execute("SELECT status, COUNT(*) FROM celery_taskmeta GROUP BY status")
+            return {status: int(n) for status, n in cur.fetchall()}
 
     def wait(self, what: str, check: Any, timeout: float, interval: float = 1.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -364,7 +373,7 @@ def airflow_cluster(executor: str, base_env: dict[str, str], workdir: Path, *, w
             })
         processes = Processes(workdir / "process_logs", marker)
         worker_names = [f"worker{i + 1}" for i in range(workers)] if celery else []
-        cluster = Cluster(executor, home, env, AirflowApi(api_url), processes, timings, worker_names)
+        cluster = Cluster(executor, home, env, AirflowApi(api_url), processes, timings, worker_names, db_name)
         try:
             with timings.phase("db migrate"):
                 migrate(env)  # the project's own set-up: `airflow db migrate`, then the procore_api pool

@@ -43,6 +43,11 @@ def _assert_budgets_match_oracle(demo_sample, emulator, run, tis, cluster) -> li
     return imported
 
 
+def _results_if_all_stored(cluster, expected: int) -> dict[str, int] | None:
+    results = cluster.celery_results()
+    return results if results.get("SUCCESS", 0) >= expected else None
+
+
 def test_nightly_on_celery_executor_with_two_workers(demo_sample, fresh_emulator, postgres, redis_broker, tmp_path):
     with airflow_cluster("CeleryExecutor", _base_env(demo_sample, fresh_emulator, tmp_path), tmp_path, workers=2, worker_concurrency=2) as cluster:
         run, tis = cluster.run_dag(DAG_ID, CONF, timeout=RUN_TIMEOUT)
@@ -51,6 +56,10 @@ def test_nightly_on_celery_executor_with_two_workers(demo_sample, fresh_emulator
         assert hosts == set(cluster.worker_names), f"task instances ran on {sorted(hosts)}, expected every one of {cluster.worker_names}"
         per_worker = {w: sum(1 for t in imported if t["hostname"].startswith(w + "@")) for w in cluster.worker_names}
         assert all(per_worker.values()), f"mapped import tasks per worker: {per_worker}"
+        # A task instance is final in the API a moment before its Celery task returns: wait for the results.
+        ran = [t for t in tis if t.get("hostname")]
+        results = cluster.wait("Celery's results in PostgreSQL", lambda: _results_if_all_stored(cluster, len(ran)), timeout=60)
+        assert results.get("SUCCESS", 0) >= len(ran), f"Celery result backend (PostgreSQL) holds {results} for {len(ran)} task instances run"
         print(f"[CeleryExecutor] {len(tis)} task instances, mapped imports per worker: {per_worker}")
 
 
