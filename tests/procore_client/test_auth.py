@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from include.budget_import.procore.errors import ProcoreAuthError
+from include.budget_import.procore.errors import ProcoreAuthError, ProcoreUnavailableError
 from standins.procore_emulator.server import EmulatorServer
 
 from .conftest import CLIENT_ID, COMPANY, PROJECT, SECRET, Emu, RecordingSession, fixture_data, run_import
@@ -107,3 +107,20 @@ def test_no_log_line_carries_the_token_or_secret(emu: Emu, caplog: pytest.LogCap
     assert len(session.bearers) == 2 and client.stats.retries > 0
     assert "Procore" in caplog.text  # the client did log
     _assert_no_secret(caplog.text, session.bearers | {SECRET})
+
+
+def test_token_endpoint_faults_are_retried_without_nesting(emu: Emu) -> None:
+    """A 503 and a dropped connection on /oauth/token are retried; when they never stop, the call fails
+    once with a clear error after the token's own bounded attempts (not attempts x attempts)."""
+    client = emu.client(max_attempts=3)
+    emu.faults(retry_after=0, rules=[{"kind": "error", "status": 503, "path_contains": "/oauth/token", "times": 1},
+                                     {"kind": "drop", "path_contains": "/oauth/token", "times": 1}])
+    assert client.get_json(COMPANIES, company_id=COMPANY)[0]["id"] == COMPANY
+    assert [c["status"] for c in token_requests(emu)] == [503, None, 200] and client.stats.token_fetches == 3
+    emu.admin("POST", "/tokens/expire")
+    emu.admin("DELETE", "/requests")
+    emu.faults(error_rate=1.0, error_statuses=[502], path_contains="/oauth/token")
+    with pytest.raises(ProcoreUnavailableError) as info:
+        client.get_json(f"/rest/v1.0/projects/{PROJECT}/budget", company_id=COMPANY, project_id=PROJECT)
+    assert "/oauth/token" in str(info.value) and f"project {PROJECT}" in str(info.value) and "3 attempts" in str(info.value)
+    assert len(token_requests(emu)) == 3 and len(emu.requests(path_contains="/rest/")) == 1  # the 401 that asked for it

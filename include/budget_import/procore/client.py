@@ -124,6 +124,11 @@ def _error_message(response: requests.Response) -> str:
     return str(body)[:500]
 
 
+def _endpoint(path: str) -> str:
+    """A path with its ids as {id}, so stats count endpoints, not lines."""
+    return "/".join("{id}" if part.isdigit() else part for part in path.split("?")[0].split("/"))
+
+
 def _never_sent(exc: BaseException) -> bool:
     """True when the request certainly never reached Procore (no connection was made), so even a
     non-idempotent write may be retried."""
@@ -337,7 +342,7 @@ class ProcoreClient:
         if idempotent is None:
             idempotent = method in ("GET", "PUT", "DELETE")
         renewed = False
-        key = f"{method} {path.split('?')[0]}"
+        key = f"{method} {_endpoint(path)}"
         data = encode_json(body) if body is not None else None
 
         def once() -> requests.Response:
