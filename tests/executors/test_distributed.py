@@ -8,6 +8,7 @@ against the sample's oracle manifest, never against the pipeline's own output.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,19 @@ def _assert_budgets_match_oracle(demo_sample, emulator, run, tis, cluster) -> li
     return imported
 
 
+def _timeline(run: dict, tis: list[dict]) -> str:
+    """Wall time of the run, and per task instance: seconds queued -> running and running -> done."""
+    def at(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+    ran = [t for t in tis if at(t.get("start_date")) and at(t.get("end_date"))]
+    waits = [(at(t["start_date"]) - at(t["queued_when"])).total_seconds() for t in ran if at(t.get("queued_when"))]
+    spans = [(at(t["end_date"]) - at(t["start_date"])).total_seconds() for t in ran]
+    wall = (at(run["end_date"]) - at(run["start_date"])).total_seconds()
+    return (f"run {wall:.1f}s for {len(ran)} task instances; per task instance: queued->running {sum(waits) / max(len(waits), 1):.1f}s, "
+            f"running {sum(spans) / max(len(spans), 1):.1f}s mean, {max(spans, default=0):.1f}s max")
+
+
 def _results_if_all_stored(cluster, expected: int) -> dict[str, int] | None:
     results = cluster.celery_results()
     return results if results.get("SUCCESS", 0) >= expected else None
@@ -60,11 +74,11 @@ def test_nightly_on_celery_executor_with_two_workers(demo_sample, fresh_emulator
         ran = [t for t in tis if t.get("hostname")]
         results = cluster.wait("Celery's results in PostgreSQL", lambda: _results_if_all_stored(cluster, len(ran)), timeout=60)
         assert results.get("SUCCESS", 0) >= len(ran), f"Celery result backend (PostgreSQL) holds {results} for {len(ran)} task instances run"
-        print(f"[CeleryExecutor] {len(tis)} task instances, mapped imports per worker: {per_worker}")
+        print(f"[CeleryExecutor] {_timeline(run, tis)}; mapped imports per worker: {per_worker}")
 
 
 def test_nightly_on_local_executor(demo_sample, fresh_emulator, postgres, tmp_path):
     with airflow_cluster("LocalExecutor", _base_env(demo_sample, fresh_emulator, tmp_path), tmp_path, workers=0) as cluster:
         run, tis = cluster.run_dag(DAG_ID, CONF, timeout=RUN_TIMEOUT)
         _assert_budgets_match_oracle(demo_sample, fresh_emulator, run, tis, cluster)
-        print(f"[LocalExecutor] {len(tis)} task instances")
+        print(f"[LocalExecutor] {_timeline(run, tis)}")
