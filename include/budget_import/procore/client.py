@@ -290,7 +290,7 @@ class ProcoreClient:
 
     # --- retries ----------------------------------------------------------------------------
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(initial=self._backoff_initial_s, max=self._backoff_max_s,
+        backoff = tenacity.wait_exponential_jitter(multiplier=self._backoff_initial_s, max=self._backoff_max_s,
                                                    jitter=self._backoff_initial_s)(state)
         exc = state.outcome.exception() if state.outcome else None
         asked = getattr(exc, "retry_after", None)
