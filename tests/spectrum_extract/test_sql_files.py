@@ -56,8 +56,9 @@ def test_comment_stripping_keeps_every_marker():
     """load_sql drops whole-line comments (the SQLite ODBC driver miscounts `?` after an apostrophe in one);
     the statement itself must be untouched."""
     for path in SQL_FILES:
-        raw = sqlglot.parse_one(path.read_text(encoding="utf-8"), read="tsql")
-        assert raw.sql("tsql", comments=False) == sqlglot.parse_one(load_sql(path.stem), read="tsql").sql("tsql"), path.name
+        as_written = sqlglot.parse_one(path.read_text(encoding="utf-8"), read="tsql").sql("tsql", comments=False)
+        as_sent = sqlglot.parse_one(load_sql(path.stem), read="tsql").sql("tsql")
+        assert as_written == as_sent, path.name
 
 
 def test_spectrum_source_never_builds_sql_text():
