@@ -2,6 +2,12 @@
 running into 429s (Procore counts failed requests too)."""
 from __future__ import annotations
 
+import time
+
+import pytest
+
+from include.budget_import.procore.errors import ProcoreRateLimitError
+
 from .conftest import COMPANY, PROJECT, Emu, RecordingSleep
 
 BUDGET = f"/rest/v1.0/projects/{PROJECT}/budget"
@@ -40,3 +46,18 @@ def test_two_workers_sharing_one_app_recover_from_429s(emu: Emu) -> None:
     assert statuses.count(200) == 12
     assert statuses.count(429) <= 4  # each worker sees the other's use in the headers and paces
     assert first.stats.rate_limited + second.stats.rate_limited == statuses.count(429)
+
+
+def test_a_spent_hourly_window_fails_at_once_without_calling(emu: Emu) -> None:
+    """When the window will not reset within max_wait_s, the client says so instead of sleeping and
+    then collecting a 429 (which Procore would count against the limit too)."""
+    client = emu.client(max_wait_s=5)
+    emu.admin("PUT", "/limits", json={"hourly_limit": 3})
+    client.get_json(BUDGET, company_id=COMPANY, project_id=PROJECT)  # the token is call 1
+    client.get_json(BUDGET, company_id=COMPANY, project_id=PROJECT)
+    started = time.monotonic()
+    with pytest.raises(ProcoreRateLimitError) as info:
+        client.get_json(BUDGET, company_id=COMPANY, project_id=PROJECT)
+    assert time.monotonic() - started < 0.5
+    assert f"project {PROJECT}" in str(info.value) and "max_wait_s=5" in str(info.value)
+    assert [c["status"] for c in emu.requests()] == [200, 200, 200]  # nothing sent past the limit

@@ -4,15 +4,19 @@ unknown is never blindly repeated."""
 from __future__ import annotations
 
 import time
+from email.utils import formatdate
 
 import pytest
+import requests
 
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.client import ProcoreClient
 from include.budget_import.procore.errors import AmbiguousWriteError, ProcoreError, ProcoreUnavailableError
 
 
-from .conftest import COMPANY, PROJECT, Emu, RecordingSleep
+from standins.procore_emulator.server import free_port
+
+from .conftest import CLIENT_ID, COMPANY, PROJECT, SECRET, Emu, RecordingSleep
 
 BUDGET = f"/rest/v1.0/projects/{PROJECT}/budget"
 SYNC = "/budget_line_items/sync"
@@ -186,3 +190,27 @@ def test_updates_by_id_are_idempotent_and_retried(emu: Emu) -> None:
     api.sync_budget_line_items(COMPANY, PROJECT, [{"id": line_id, "original_budget_amount": "9.99"}], creates=False)
     assert [c["status"] for c in emu.requests(path_contains=SYNC)] == [200, 502, 200]
     assert emu.budget()[("02-200", "M")] == "9.99"
+
+
+def test_a_create_that_never_reached_procore_is_retried_not_ambiguous(emu: Emu) -> None:
+    """Connection refused: nothing was sent, so even a create may be repeated (and is, boundedly)."""
+    closed = free_port()
+    client = ProcoreClient(session=requests.Session(), api_base=f"http://127.0.0.1:{closed}", login_url=emu.base_url,
+                           client_id=CLIENT_ID, client_secret=SECRET, max_attempts=3, backoff_initial_s=0.01,
+                           sleep=RecordingSleep())
+    with pytest.raises(ProcoreUnavailableError) as info:
+        ProcoreBudgetApi(client).sync_budget_line_items(COMPANY, PROJECT, [{"wbs_code_id": 1, "original_budget_amount": "1"}],
+                                                        creates=True)
+    assert not isinstance(info.value, AmbiguousWriteError)
+    assert "3 attempts" in str(info.value) and "ConnectionError" in str(info.value) and client.stats.retries == 2
+
+
+def test_retry_after_as_an_http_date() -> None:
+    client = ProcoreClient(session=requests.Session(), api_base="http://127.0.0.1:9", login_url="http://127.0.0.1:9",
+                           client_id="x", client_secret="y")
+    answer = requests.Response()
+    answer.status_code = 503
+    answer.headers["Retry-After"] = formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= (client._retry_after(answer, 503) or 0) <= 31
+    answer.headers["Retry-After"] = "soon"
+    assert client._retry_after(answer, 503) is None

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -183,7 +184,7 @@ class ProcoreClient:
 
     # --- auth -------------------------------------------------------------------------------
     def _fetch_token(self) -> None:
-        self._pace()
+        self._pace("POST", "/oauth/token", None)
         self.stats.token_fetches += 1
         asked_at = time.time()
         try:
@@ -228,7 +229,10 @@ class ProcoreClient:
             try:
                 return max(0.0, float(header))
             except ValueError:
-                pass
+                try:  # the other form RFC 9110 allows: an HTTP date
+                    return max(0.0, parsedate_to_datetime(header).timestamp() - time.time())
+                except (TypeError, ValueError):
+                    pass
         reset = response.headers.get("X-Rate-Limit-Reset")
         if status == 429 and reset:
             try:
@@ -267,9 +271,10 @@ class ProcoreClient:
             if limit != skip:
                 window.remaining = max(0, window.remaining - 1)
 
-    def _pace(self) -> None:
+    def _pace(self, method: str, path: str, project_id: int | None) -> None:
         """Before a call: when a window is spent, wait for its reset; when it runs low (at most
-        `low_remaining_fraction` of its limit left), spread the calls left over the time left."""
+        `low_remaining_fraction` of its limit left), spread the calls left over the time left. A spent
+        window that resets later than `max_wait_s` fails the call without sending it."""
         now = time.time()
         wait = 0.0
         for window in list(self._windows.values()):
@@ -278,6 +283,11 @@ class ProcoreClient:
                 continue
             low = max(1, math.ceil(window.limit * self._low_remaining_fraction))
             if window.remaining <= 0:
+                if left > self._max_wait_s:
+                    raise ProcoreRateLimitError(
+                        None, f"Procore's rate limit ({window.limit} calls) is spent until it resets in {left:.0f} s, "
+                              f"longer than this client waits (max_wait_s={self._max_wait_s:g}); try again later",
+                        method=method, path=path, project_id=project_id)
                 wait = max(wait, left + PACE_MARGIN_S)
             elif window.remaining <= low:
                 wait = max(wait, left / (window.remaining + 1))
@@ -352,7 +362,7 @@ class ProcoreClient:
             except ProcoreError as exc:  # name the project the call was for
                 raise type(exc)(exc.status if not isinstance(exc, ProcoreUnavailableError) else exc.last_status, exc.detail,
                                 method=exc.method, path=exc.path, project_id=project_id) from None
-            self._pace()
+            self._pace(method, path, project_id)
             headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": str(company_id), "Accept": "application/json"}
             if data is not None:
                 headers["Content-Type"] = "application/json"
@@ -411,6 +421,8 @@ class ProcoreClient:
             body = decode_json(response.text)
             items = body.get("data", []) if isinstance(body, dict) else (body or [])
             yield from items
+            if not items:  # an empty page ends the list, whatever its links say
+                return
             if "next" in response.links:
                 page += 1
                 continue
