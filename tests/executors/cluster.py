@@ -324,6 +324,11 @@ class Cluster:
 
     def diagnostics(self) -> str:
         parts = [f"--- {s.name} (exit {s.popen.poll()})\n{self.processes.tail(s.name, 25)}" for s in self.processes.started]
+        try:
+            errors = self.api.call("GET", "/importErrors").get("import_errors", [])
+            parts += [f"--- import error {e.get('filename')}\n{e.get('stack_trace', '')[-2000:]}" for e in errors]
+        except Exception as exc:  # the API may be what is broken
+            parts.append(f"--- import errors unavailable: {exc}")
         return "\n".join(parts) + "\n" + self.task_logs()
 
 

@@ -62,7 +62,7 @@ def _results_if_all_stored(cluster, expected: int) -> dict[str, int] | None:
     return results if results.get("SUCCESS", 0) >= expected else None
 
 
-def test_nightly_on_celery_executor_with_two_workers(demo_sample, fresh_emulator, postgres, redis_broker, tmp_path):
+def test_nightly_on_celery_executor_with_two_workers(postgres, redis_broker, demo_sample, fresh_emulator, tmp_path):
     with airflow_cluster("CeleryExecutor", _base_env(demo_sample, fresh_emulator, tmp_path), tmp_path, workers=2, worker_concurrency=2) as cluster:
         run, tis = cluster.run_dag(DAG_ID, CONF, timeout=RUN_TIMEOUT)
         imported = _assert_budgets_match_oracle(demo_sample, fresh_emulator, run, tis, cluster)
@@ -77,7 +77,7 @@ def test_nightly_on_celery_executor_with_two_workers(demo_sample, fresh_emulator
         print(f"[CeleryExecutor] {_timeline(run, tis)}; mapped imports per worker: {per_worker}")
 
 
-def test_nightly_on_local_executor(demo_sample, fresh_emulator, postgres, tmp_path):
+def test_nightly_on_local_executor(postgres, demo_sample, fresh_emulator, tmp_path):
     with airflow_cluster("LocalExecutor", _base_env(demo_sample, fresh_emulator, tmp_path), tmp_path, workers=0) as cluster:
         run, tis = cluster.run_dag(DAG_ID, CONF, timeout=RUN_TIMEOUT)
         _assert_budgets_match_oracle(demo_sample, fresh_emulator, run, tis, cluster)
