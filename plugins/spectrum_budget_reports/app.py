@@ -197,7 +197,7 @@ def create_app(root: Path | None = None, *, task_label: TaskLabelResolver = airf
             return not_found(request, f"There are no budget reports for this run of {dag_id}.")
         index = int(map_index) if map_index.lstrip("-").isdigit() else -1
         label = app.state.task_label(dag_id, run_id, task_id, index) if index >= 0 else None
-        jobs = [p.name for p in path.iterdir() if p.is_dir()]
+        jobs = reports.job_keys(path.name)
         key = None
         if label and "/" in label:
             company, _, job_number = label.partition("/")

@@ -431,6 +431,13 @@ class ReportStore:
             infos.append(RunInfo(path.name, run_id, _iso_mtime(path), jobs, by_state, summary is not None))
         return infos
 
+    def job_keys(self, run: str) -> list[str]:
+        """The job folders of a run (not the pipeline's own dot-folders such as .procore_cache)."""
+        path = self.run_path(run)
+        if path is None:
+            return []
+        return sorted(p.name for p in path.iterdir() if p.is_dir() and is_folder_name(p.name))
+
     def run(self, run: str) -> RunReport | None:
         path = self.run_path(run)
         if path is None:

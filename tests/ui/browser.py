@@ -43,6 +43,23 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# Typing a password into a login form makes Chromium's password manager ask Google whether it leaked
+# (passwordsleakcheck-pa.googleapis.com): a test profile has no password manager.
+PROFILE_PREFERENCES = {
+    "credentials_enable_service": False,
+    "profile": {"password_manager_enabled": False, "password_manager_leak_detection": False},
+    "signin": {"allowed": False},
+}
+
+
+def seed_profile(user_data_dir: Path) -> None:
+    default = Path(user_data_dir) / "Default"
+    default.mkdir(parents=True, exist_ok=True)
+    preferences = default / "Preferences"
+    if not preferences.exists():
+        preferences.write_text(json.dumps(PROFILE_PREFERENCES), encoding="utf-8")
+
+
 def chromium_binary() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -96,6 +113,7 @@ class Browser:
         self._replies: dict[int, Queue[dict[str, Any]]] = {}
         self._next_id = 0
         self._lock = threading.Lock()
+        seed_profile(user_data_dir)
         to_chrome_r, to_chrome_w = os.pipe()
         from_chrome_r, from_chrome_w = os.pipe()
         # Chromium wants its command pipe on fd 3 and its reply pipe on fd 4. Move our ends to fds >= 10

@@ -1,0 +1,146 @@
+"""Headless Chromium (Debian's `chromium`) against the real api-server: log in through Airflow's login
+page, read the Budgets page, a run's report and a job's report as a person sees them, open them inside
+Airflow's own UI, save screenshots under var/test-artifacts/ui/, and count every request: none may go
+to a host other than 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.ui.browser import Browser, RefusingProxy, chromium, chromium_binary, outside_requests
+from tests.ui.conftest import ARTIFACTS, ApiServer
+from tests.ui.test_api_server import dollars, nightly_run_id, statuses
+
+pytestmark = pytest.mark.e2e
+
+PREFIX = "/spectrum-budgets"
+ROWS_JS = """JSON.stringify([...document.querySelectorAll('tr[data-job]')].map(tr => ({
+  key: tr.dataset.job, state: tr.dataset.state,
+  cells: Object.fromEntries([...tr.querySelectorAll('[data-field]')].map(td => [td.dataset.field, td.innerText.trim()]))})))"""
+
+
+@pytest.fixture(scope="module")
+def browser(api_server: ApiServer, tmp_path_factory) -> Iterator[tuple[Browser, RefusingProxy]]:
+    binary = chromium_binary()
+    if binary is None:
+        message = "Debian's chromium is not installed (apt-packages.txt lists it; run `make setup`)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message} (CI=true: the browser tests must run)")
+        pytest.skip(message)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with chromium(binary, tmp_path_factory.mktemp("chromium-profile"), ARTIFACTS / "chromium.log") as pair:
+        yield pair
+
+
+def rows(b: Browser) -> dict[str, dict]:
+    return {r["key"]: r for r in json.loads(b.evaluate(ROWS_JS))}
+
+
+def shot(b: Browser, name: str) -> Path:
+    return b.screenshot(ARTIFACTS / f"{name}.png")
+
+
+def test_log_in_and_read_the_reports(api_server: ApiServer, browser):
+    b, proxy = browser
+    base = api_server.url
+
+    # Not logged in: the Budgets page sends the browser to Airflow's login, which comes back after.
+    b.navigate(f"{base}{PREFIX}/")
+    b.wait_for("location.pathname === '/auth/login' && !!document.querySelector('input[name=password]')", what="Airflow's login page")
+    assert "01/19.50" not in b.evaluate("document.body.innerText")
+    shot(b, "0-login")
+    b.type_into("input[name=username]", "admin")
+    b.type_into("input[name=password]", api_server.password("admin"))
+    b.evaluate("document.querySelector('button[type=submit]').click()")
+    b.wait_for(f"location.pathname === '{PREFIX}/' && document.readyState === 'complete' && document.querySelectorAll('tr[data-job]').length > 0",
+               what="the Budgets page after login")
+
+    # The Budgets page: every job's state and figures, as in the status files.
+    shown = rows(b)
+    files = statuses(api_server)
+    assert set(shown) == set(files)
+    for key, status in files.items():
+        cells = shown[key]["cells"]
+        label = {"synced": "Synced", "ready": "Ready to Import", "blocked": "Blocked"}[status["status"]]
+        assert cells["status"] == label, key
+        if status.get("stages"):
+            assert cells["spectrum_total"] == dollars(status["stages"]["load"]["spectrum_total"]), key
+            assert cells["rejected"] == str(status["stages"]["reshape"]["rejected"]), key
+        else:
+            assert status["message"] in cells["details"], key
+    synced = files["01_19.50"]
+    assert "Last import " in shown["01_19.50"]["cells"]["details"]
+    assert shown["01_19.50"]["cells"]["procore_total"] == dollars(synced["stages"]["load"]["procore_total"])
+    assert b.evaluate("getComputedStyle(document.querySelector('.badge.synced')).backgroundColor") == "rgb(220, 252, 231)", "our CSS applied"
+    shot(b, "1-budgets")
+
+    # The 'Ready to Import' tab, as Procore's Budgets tab.
+    b.evaluate("document.querySelector('a[data-filter=ready]').click()")
+    b.wait_for("location.search.includes('show=ready') && document.readyState === 'complete'", what="the Ready to Import filter")
+    ready = rows(b)
+    assert ready and set(ready) == {k for k, s in files.items() if s["status"] == "ready"}
+    assert all(r["cells"]["status"] == "Ready to Import" for r in ready.values())
+    shot(b, "2-budgets-ready-to-import")
+
+    # The nightly run's report: one row per job of the run.
+    run_id = nightly_run_id(api_server)
+    b.navigate(f"{base}{PREFIX}/dag-run?dag_id=spectrum_budget_nightly&run_id={quote(run_id, safe='')}")
+    b.wait_for("location.pathname.includes('/runs/') && document.readyState === 'complete'", what="the run page")
+    run_rows = rows(b)
+    summary = json.loads(next(p for p in api_server.reports.glob("runs/*/summary.json") if json.loads(p.read_text())["jobs"] > 1).read_text())
+    assert len(run_rows) == summary["jobs"]
+    for result in summary["results"]:
+        row = run_rows[f"{result['company_code']}_{result['job_number']}"]
+        if result.get("stages"):
+            assert row["cells"]["extracted"] == str(result["stages"]["extract"]["extracted"])
+            assert row["cells"]["spectrum_total"] == dollars(result["stages"]["load"]["spectrum_total"])
+    shot(b, "3-run-nightly-dry-run")
+
+    # A job's report: data quality with failing rows, the rejects, the plan.
+    b.evaluate("[...document.querySelectorAll('tr[data-job=\"01_20.01\"] a')][0].click()")
+    b.wait_for("location.pathname.endsWith('/jobs/01_20.01') && document.readyState === 'complete'", what="job 01/20.01")
+    text = b.evaluate("document.body.innerText")
+    assert "expectations failed" in text and "Duplicate phase / cost type" in text and "Skipped and rejected rows" in text
+    assert b.evaluate("document.querySelectorAll('#rejects tbody tr').length") == files["01_20.01"]["stages"]["reshape"]["rejected"]
+    shot(b, "4-job-data-quality-and-rejects")
+
+    # The manual override's report: plan with amounts before/after, reconciliation, snapshot downloads.
+    manual = next(p.parent.name for p in api_server.reports.glob("runs/*/summary.json") if json.loads(p.read_text())["jobs"] == 1)
+    b.navigate(f"{base}{PREFIX}/runs/{manual}/jobs/01_19.50")
+    plan = json.loads((api_server.reports / "runs" / manual / "01_19.50" / "plan.json").read_text())
+    update = plan["update"][0]
+    assert b.evaluate("document.querySelectorAll('details[data-action=update] tbody tr').length") == len(plan["update"])
+    first_update = b.evaluate("document.querySelector('details[data-action=update] tbody tr').innerText")
+    assert dollars(update["amount_before"]) in first_update and dollars(update["amount_after"]) in first_update
+    change = Decimal(update["amount_after"]) - Decimal(update["amount_before"])
+    assert ("+" if change > 0 else "") + dollars(str(change)) in first_update
+    assert "Procore equals Spectrum" in b.evaluate("document.querySelector('#reconciliation h2').innerText")
+    files_offered = b.evaluate("[...document.querySelectorAll('a[data-file]')].map(a => a.dataset.file)")
+    assert {"rejects.csv", "snapshot.json", "snapshot.pdf"} <= set(files_offered)
+    shot(b, "5-job-override-plan-and-snapshot")
+    assert b.evaluate("document.querySelector('a[data-file=\"snapshot.pdf\"]').hasAttribute('download')")
+
+    # Inside Airflow's UI: the navigation entry, and the tab on the DAG run.
+    b.navigate(f"{base}/plugin/spectrum-budgets")
+    b.wait_for("(() => { const f = document.querySelector('iframe'); return f && f.contentDocument && f.contentDocument.querySelectorAll('tr[data-job]').length > 0; })()",
+               timeout=60, what="the Budgets page in Airflow's UI")
+    assert "Spectrum Budgets" in b.evaluate("document.body.innerText")
+    shot(b, "6-airflow-nav-spectrum-budgets")
+    b.navigate(f"{base}/dags/spectrum_budget_nightly/runs/{quote(run_id, safe='')}/plugin/spectrum-budgets-run")
+    b.wait_for("(() => { const f = document.querySelector('iframe'); return f && f.contentDocument && f.contentDocument.querySelectorAll('tr[data-job]').length > 0; })()",
+               timeout=60, what="the run's reports in the DAG run view")
+    shot(b, "7-airflow-dag-run-tab")
+
+    # Every request, the pages' and the browser's own: none to another host.
+    urls = b.requested_urls()
+    assert len(urls) > 20, "the requests were seen"
+    assert outside_requests(urls) == [], "a page asked another host"
+    assert proxy.requests == [], "the browser sent a request to another host"
+    assert not [(u, s) for u, s in b.responses() if u.startswith(f"{base}{PREFIX}") and s >= 400], "a report page or asset failed"
+    (ARTIFACTS / "requests.txt").write_text("\n".join(urls) + "\n", encoding="utf-8")
