@@ -14,21 +14,33 @@ from include.budget_import import pipeline
 from include.budget_import.artifacts import RunFolder, read_json
 from include.budget_import.connections import procore_hook, spectrum_connection
 from include.budget_import.procore.errors import ProcoreError
-from include.budget_import.spectrum_source import list_jobs
+from include.budget_import.spectrum_source import SpectrumDataError, list_jobs, spectrum_errors
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
 def final_on_client_errors(what: str) -> Iterator[None]:
-    """A 4xx from Procore (bad credentials, no access, refused content) will not heal on retry: fail
-    the task at once with Procore's words instead of retrying it for minutes."""
+    """A 4xx from Procore (bad credentials, no access, refused content) or Spectrum data that must be
+    fixed first will not heal on retry: fail the task at once with the reason instead of retrying it."""
     try:
         yield
     except ProcoreError as exc:
         if exc.status is not None and 400 <= exc.status < 500:
             raise AirflowFailException(f"{what}: {exc}") from None
         raise
+    except SpectrumDataError as exc:  # Spectrum's data must be fixed first: a retry would fail the same way
+        raise AirflowFailException(f"{what}: {exc}") from None
+
+
+@contextmanager
+def spectrum_for(company_code: str, job_number: str, stage: str) -> Iterator[Any]:
+    """Spectrum's connection for one job's stage. A refused connection fails the task (Airflow retries
+    it) with an error that names the job and the stage, never a bare driver message."""
+    with spectrum_errors(company_code, job_number, f"{stage}, connecting"):
+        conn = spectrum_connection()
+    with closing(conn):
+        yield conn
 
 
 def _request(params: dict[str, Any], hook: Any) -> pipeline.JobRequest:
@@ -48,7 +60,8 @@ def prerequisites(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     request = _request(params, hook)
     folder = RunFolder(run_id).job(request.company_code, request.job_number)
     try:
-        with closing(spectrum_connection()) as spectrum, final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
+        with spectrum_for(request.company_code, request.job_number, "check_prerequisites") as spectrum, \
+                final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
             return pipeline.check_prerequisites(spectrum, hook.get_api(), request)
     except pipeline.JobBlockedError as exc:
         pipeline.blocked_result(request, exc, folder)
@@ -57,7 +70,7 @@ def prerequisites(params: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 def extract(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
     folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
-    with closing(spectrum_connection()) as spectrum:
+    with spectrum_for(ready["company_code"], ready["job_number"], "extract") as spectrum:
         return pipeline.extract(spectrum, ready, folder)
 
 
@@ -136,7 +149,8 @@ def import_job(job: dict[str, Any], params: dict[str, Any], run_id: str, mode: s
         merge_mode=mode, dry_run=bool(params.get("dry_run", False)),
     )
     api = procore_hook().get_api()
-    with closing(spectrum_connection()) as spectrum, final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
+    with spectrum_for(request.company_code, request.job_number, "import_job") as spectrum, \
+            final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
         result = pipeline.import_job(spectrum, api, request, RunFolder(run_id).job(request.company_code, request.job_number))
     log.info("%s/%s: %s %s", request.company_code, request.job_number, result["status"], result.get("reason") or "")
     result["procore_company_id"] = request.procore_company_id

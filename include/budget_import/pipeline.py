@@ -27,7 +27,7 @@ from include.budget_import.project_lock import project_lock
 from include.budget_import.reshape import extracted_frame, reshape
 from include.budget_import.snapshot import snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
-from include.budget_import.spectrum_source import DbConnection, cost_types, find_job, iter_budget_lines, readiness_facts
+from include.budget_import.spectrum_source import DbConnection, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,12 @@ class JobRequest:
     def __post_init__(self) -> None:
         if self.merge_mode not in MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {MERGE_MODES}, not {self.merge_mode!r}")
+        for name in ("company_code", "job_number"):
+            value = getattr(self, name)
+            # A NUL ends the string inside the ODBC driver ('19.50\x00x' would find job 19.50): refuse
+            # any control character rather than import a job the request did not name.
+            if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+                raise ValueError(f"{name} must be text without control characters, not {value!r}")
 
 
 def now_iso() -> str:
@@ -66,14 +72,16 @@ def origin_id(company_code: str, job_number: str) -> str:
 # --- stage 1: prerequisites ----------------------------------------------------------------------
 def check_prerequisites(spectrum: DbConnection, api: ProcoreBudgetApi, request: JobRequest) -> dict[str, Any]:
     """Every prerequisite in Procore's article, Spectrum side then Procore side. Raises JobBlockedError."""
-    job = find_job(spectrum, request.company_code, request.job_number)
+    with spectrum_errors(request.company_code, request.job_number, "check_prerequisites"):
+        job = find_job(spectrum, request.company_code, request.job_number)
     if job is None:
         raise JobBlockedError("job_not_found", f"(company {request.company_code!r}, job {request.job_number!r})")
     if job.status_code == "C":
         raise JobBlockedError("job_closed")
-    if job.status_code == "I":
-        raise JobBlockedError("job_inactive")
-    facts = readiness_facts(spectrum, job)
+    if job.status_code != "A":  # I, or a blank / unknown status: only active jobs import (as the nightly)
+        raise JobBlockedError("job_inactive", "" if job.status_code == "I" else f"(Status_Code {job.status_code!r}, not 'A')")
+    with spectrum_errors(job.company_code, job.job_number, "check_prerequisites"):
+        facts = readiness_facts(spectrum, job)
     blocked, _ = quality.validate_job_facts(facts.estimates_posted, facts.budget_locked)
     if blocked == "estimates_not_posted":
         raise JobBlockedError(blocked, f"({facts.unposted_estimate_entries} unposted estimate entries)")
@@ -106,12 +114,14 @@ def check_prerequisites(spectrum: DbConnection, api: ProcoreBudgetApi, request: 
 # --- stage 2: extract ----------------------------------------------------------------------------
 def extract(spectrum: DbConnection, ready: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
     started = time.perf_counter()
-    job = find_job(spectrum, ready["company_code"], ready["job_number"])
-    if job is None:
-        raise JobBlockedError("job_not_found")
-    frame = extracted_frame(iter_budget_lines(spectrum, job))
+    with spectrum_errors(ready["company_code"], ready["job_number"], "extract"):
+        job = find_job(spectrum, ready["company_code"], ready["job_number"])
+        if job is None:
+            raise JobBlockedError("job_not_found")
+        frame = extracted_frame(iter_budget_lines(spectrum, job))
+        known_types = cost_types(spectrum, job.company_code)
     folder.write_frame("extracted", frame)
-    folder.write_json("cost_types.json", cost_types(spectrum, job.company_code))
+    folder.write_json("cost_types.json", known_types)
     return {"extracted": len(frame), "seconds": round(time.perf_counter() - started, 3)}
 
 

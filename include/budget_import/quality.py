@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -16,7 +17,14 @@ from typing import Any
 import pandas as pd
 
 from include.budget_import.money import has_sub_cent_digits
-from include.budget_import.rules import DESCRIPTION_MAX_LENGTH, ROW_RULES
+from include.budget_import.rules import (
+    COST_TYPE_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    ESTIMATE_LIMIT,
+    KEY_FORBIDDEN_CATEGORIES,
+    PHASE_CODE_MAX_LENGTH,
+    ROW_RULES,
+)
 
 # Two decimals at most, trailing zeros allowed (amounts arrive at the database scale, e.g. 12.5000).
 CENTS_PATTERN = r"^-?\d+(?:\.\d{1,2}0*)?$"
@@ -138,8 +146,10 @@ def row_checks(known_cost_types: list[str]) -> list[tuple[str, Any]]:
     return [
         ("missing_key", ex.ExpectColumnValuesToNotBeNull(column="phase_code")),
         ("missing_key", ex.ExpectColumnValuesToNotBeNull(column="cost_type")),
+        ("malformed_key", ex.ExpectColumnValuesToBeInSet(column="keys_well_formed", value_set=[True])),
         ("duplicate_key", ex.ExpectCompoundColumnsToBeUnique(column_list=["company_code", "job_number", "phase_code", "cost_type"])),
         ("unknown_cost_type", ex.ExpectColumnValuesToBeInSet(column="cost_type", value_set=sorted(known_cost_types))),
+        ("amount_invalid", ex.ExpectColumnValuesToBeInSet(column="amounts_valid", value_set=[True])),
         ("amount_precision", ex.ExpectColumnValuesToMatchRegex(column="original_estimate_text", regex=CENTS_PATTERN)),
         ("amount_precision", ex.ExpectColumnValuesToMatchRegex(column="jtd_cost_text", regex=CENTS_PATTERN)),
         ("description_too_long", ex.ExpectColumnValueLengthsToBeBetween(column="description", max_value=DESCRIPTION_MAX_LENGTH)),
@@ -149,12 +159,33 @@ def row_checks(known_cost_types: list[str]) -> list[tuple[str, Any]]:
     ]
 
 
+def _key_well_formed(value: Any, max_length: int) -> bool:
+    """A blank key is `missing_key`'s business; a present one fits Spectrum's width, all visible."""
+    if not isinstance(value, str):
+        return True
+    return len(value) <= max_length and not any(unicodedata.category(ch) in KEY_FORBIDDEN_CATEGORIES for ch in value)
+
+
+def _amounts_valid(estimate: Decimal, jtd: Decimal) -> bool:
+    """Finite amounts (extraction turns an unreadable one into NaN), the estimate within DECIMAL(15,4)."""
+    return estimate.is_finite() and jtd.is_finite() and abs(estimate) < ESTIMATE_LIMIT
+
+
+def _sign(amount: Decimal) -> int:
+    return 0 if amount.is_nan() else (amount > 0) - (amount < 0)
+
+
 def validation_frame(extracted: pd.DataFrame) -> pd.DataFrame:
     """The extracted rows plus the exact, non-float helper columns the expectations read."""
     frame = extracted.copy()
+    frame["keys_well_formed"] = [
+        _key_well_formed(p, PHASE_CODE_MAX_LENGTH) and _key_well_formed(t, COST_TYPE_MAX_LENGTH)
+        for p, t in zip(frame["phase_code"], frame["cost_type"])
+    ]
+    frame["amounts_valid"] = [_amounts_valid(e, j) for e, j in zip(frame["original_estimate"], frame["jtd_cost"])]
     frame["original_estimate_text"] = frame["original_estimate"].map(_amount_text)
     frame["jtd_cost_text"] = frame["jtd_cost"].map(_amount_text)
-    frame["estimate_sign"] = frame["original_estimate"].map(lambda a: (a > 0) - (a < 0)).astype("int64")
+    frame["estimate_sign"] = frame["original_estimate"].map(_sign).astype("int64")
     frame["has_estimate_or_cost"] = [bool(e) or bool(j) for e, j in zip(frame["original_estimate"], frame["jtd_cost"])]
     return frame
 

@@ -6,11 +6,21 @@ of ROW_RULES is the precedence: a row that breaks several is reported under the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 Outcome = Literal["line_item", "skipped", "rejected"]
 
 DESCRIPTION_MAX_LENGTH = 25  # Spectrum's JC_PHASE_MASTER_MC.Description is varchar(25)
+PHASE_CODE_MAX_LENGTH = 20  # JC_PHASE_MASTER_MC.Phase_Code is varchar(20)
+COST_TYPE_MAX_LENGTH = 3  # JC_PHASE_MASTER_MC.Cost_Type is varchar(3)
+# Original_Est_Cost is DECIMAL(15,4): at most 99,999,999,999.9999. A larger estimate did not come from
+# Spectrum's column (a damaged or hand-built source), and would be refused by Procore mid-load.
+ESTIMATE_LIMIT = Decimal(10) ** 11
+# Unicode categories a key must not contain: control, format (zero-width), line/paragraph separators,
+# private use, surrogates, unassigned. Such a code would become a Procore cost code that looks like
+# another one, or cannot be typed.
+KEY_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
 
 
 @dataclass(frozen=True)
@@ -22,8 +32,20 @@ class RowRule:
 
 ROW_RULES: tuple[RowRule, ...] = (
     RowRule("missing_key", "rejected", "Phase code or cost type is blank."),
+    RowRule(
+        "malformed_key",
+        "rejected",
+        f"The phase code or cost type is longer than Spectrum's columns ({PHASE_CODE_MAX_LENGTH} / {COST_TYPE_MAX_LENGTH} "
+        "characters) or contains control or invisible characters.",
+    ),
     RowRule("duplicate_key", "rejected", "This company/job/phase/cost type appears more than once in Spectrum."),
     RowRule("unknown_cost_type", "rejected", "The cost type is not defined for this company (JC_COST_TYPE_MASTER_MC)."),
+    RowRule(
+        "amount_invalid",
+        "rejected",
+        "The original estimate or job-to-date cost is not a finite number, or the estimate is beyond what "
+        "Spectrum's DECIMAL(15,4) column holds (100 billion or more).",
+    ),
     RowRule("amount_precision", "rejected", "The original estimate or job-to-date cost has digits beyond cents."),
     RowRule(
         "description_too_long",

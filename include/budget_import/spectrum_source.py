@@ -5,13 +5,57 @@ numbers) and amounts become exact Decimals, whatever driver answered.
 """
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from include.budget_import.money import db_amount
+from include.budget_import.money import MoneyError, db_amount
 from include.budget_import.sql_files import load_sql
+
+log = logging.getLogger(__name__)
+NOT_AN_AMOUNT = Decimal("NaN")  # an amount the driver returned that is no number: rule `amount_invalid`
+
+
+class SpectrumError(RuntimeError):
+    """Spectrum could not be read (connection refused or dropped, query timed out...) for one job and
+    stage. Raised before anything is written to Procore, so the job is never reported as synced; the
+    task fails and Airflow retries it."""
+
+    def __init__(self, company_code: str, job_number: str, stage: str, cause: BaseException) -> None:
+        self.company_code = company_code
+        self.job_number = job_number
+        self.stage = stage
+        detail = " ".join(str(cause).split())[:500]
+        # (no f-strings in this module: tests/spectrum_extract check by AST that no SQL text is built here)
+        super().__init__(
+            "Spectrum could not be read for job " + company_code + "/" + job_number + " (stage " + stage + "): "
+            + type(cause).__name__ + ": " + detail + ". Nothing was written to Procore for this job."
+        )
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The DB-API error classes of the drivers in use (pyodbc in Airflow, sqlite3 in some tools)."""
+    errors: list[type[BaseException]] = [sqlite3.Error]
+    try:
+        import pyodbc
+
+        errors.append(pyodbc.Error)
+    except ImportError:  # pragma: no cover - pyodbc is a requirement; tolerate its absence in tools
+        pass
+    return tuple(errors)
+
+
+@contextmanager
+def spectrum_errors(company_code: str, job_number: str, stage: str) -> Iterator[None]:
+    """Turn a driver's error while reading one job's data into a SpectrumError naming job and stage."""
+    try:
+        yield
+    except database_errors() as exc:
+        raise SpectrumError(company_code, str(job_number).strip(), stage, exc) from exc
 
 
 class DbConnection(Protocol):
@@ -98,9 +142,20 @@ def list_jobs(conn: DbConnection, company_code: str) -> list[SpectrumJob]:
     return [_job(row) for row in _query(conn, "spectrum_jobs", [company_code])]
 
 
+class SpectrumDataError(ValueError):
+    """Spectrum's data cannot be imported as it stands (e.g. two jobs with one number): fix it in Spectrum."""
+
+
 def find_job(conn: DbConnection, company_code: str, job_number: str) -> SpectrumJob | None:
-    """The job whose trimmed number is `job_number`, or None. Input is bound, never spliced into SQL."""
+    """The job whose trimmed number is `job_number`, or None. Input is bound, never spliced into SQL.
+    Two stored numbers that trim alike ('     19.50', '19.50     ') are refused, never picked between."""
     rows = _query(conn, "spectrum_job_lookup", [company_code, job_number.strip()])
+    if len(rows) > 1:
+        stored = ", ".join(repr(str(row[1])) for row in rows)
+        raise SpectrumDataError(
+            "Spectrum company " + company_code + " has " + str(len(rows)) + " jobs numbered " + repr(job_number.strip())
+            + " once trimmed (" + stored + "): remove or renumber the duplicate in JC_JOB_MASTER_MC, then import."
+        )
     return _job(rows[0]) if rows else None
 
 
@@ -159,6 +214,36 @@ def normalise_lines(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _lenient_amount(value: object, column: str, row: Sequence[Any]) -> Decimal:
+    try:
+        return db_amount(value)
+    except MoneyError as exc:
+        log.warning(
+            "Spectrum job %s/%s, phase %r cost type %r: %s %s; the row is rejected (amount_invalid)",
+            trim_key(row[0]), trim_key(row[1]), trim_key(row[2]), trim_key(row[3]), column, exc,
+        )
+        return NOT_AN_AMOUNT
+
+
+def normalise_line_leniently(row: Sequence[Any]) -> tuple[Any, ...]:
+    """normalise_line, but an amount that is no number (text, NaN, infinity, out of range: only a
+    loosely typed store such as SQLite can hold one) becomes NOT_AN_AMOUNT instead of failing the
+    whole extract, so the row is rejected with its reason and the job's other rows still load."""
+    company, job, phase, cost_type, description, uom, qty, unit_cost, estimate, jtd = row
+    return (
+        trim_key(company),
+        trim_key(job),
+        trim_key(phase),
+        trim_key(cost_type),
+        trim_text(description),
+        trim_text(uom),
+        _lenient_amount(qty, "Original_Est_Quantity", row),
+        _lenient_amount(unit_cost, "Est_Unit_Cost", row),
+        _lenient_amount(estimate, "Original_Est_Cost", row),
+        _lenient_amount(jtd, "Job_To_Date_Cost", row),
+    )
+
+
 def iter_budget_lines(
     conn: DbConnection, job: SpectrumJob, chunk_size: int = 10_000
 ) -> Iterator[list[tuple[Any, ...]]]:
@@ -171,7 +256,11 @@ def iter_budget_lines(
             rows = cursor.fetchmany(chunk_size)
             if not rows:
                 break
-            yield normalise_lines(rows)
+            try:
+                chunk = normalise_lines(rows)
+            except MoneyError:  # rare: redo this chunk row by row, marking the unreadable amounts
+                chunk = [normalise_line_leniently(row) for row in rows]
+            yield chunk
     finally:
         cursor.close()
 
