@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from tests.ui.browser import free_port
 PLUGINS = ROOT / "plugins"
 if str(PLUGINS) not in sys.path:
     sys.path.insert(0, str(PLUGINS))  # as Airflow does: plugins/ is on sys.path
+
+with warnings.catch_warnings():  # Starlette warns once, at import, that its TestClient will move to httpx2
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*is deprecated.*")
+    import fastapi.testclient  # noqa: F401
 
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "ui"
 MANUAL_CONF = {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False}
