@@ -75,7 +75,7 @@ def test_a_500_does_not_wait_for_the_rate_limit_window(emu: Emu) -> None:
     emu.faults(rules=[{"kind": "error", "status": 500, "method": "GET", "path_contains": "/budget", "times": 1}])
     started = time.monotonic()
     read_budget(client)
-    assert time.monotonic() - started < 1.0 and sleep.total < 1.0
+    assert sleep.total < 1.0 and time.monotonic() - started < 3.0  # not the seconds left in the limit window
 
 
 def test_503_retry_after_is_honoured(emu: Emu) -> None:
@@ -96,9 +96,9 @@ def test_dropped_connections_on_reads_are_retried(emu: Emu) -> None:
 
 
 def test_slow_answer_past_the_timeout_is_retried(emu: Emu) -> None:
-    client = emu.client(timeout=(2.0, 0.3))
+    client = emu.client(timeout=(2.0, 0.8))
     client.get_json("/rest/v1.0/companies", company_id=COMPANY)
-    emu.faults(rules=[{"kind": "slow", "seconds": 0.8, "method": "GET", "path_contains": "/budget", "times": 1}])
+    emu.faults(rules=[{"kind": "slow", "seconds": 1.6, "method": "GET", "path_contains": "/budget", "times": 1}])
     assert read_budget(client) == {"locked": False}
     assert client.stats.retries == 1
     assert len(emu.requests(path_contains="/budget")) == 2
@@ -113,7 +113,7 @@ def test_always_slow_fails_clearly_after_bounded_attempts(emu: Emu) -> None:
         read_budget(client)
     message = str(info.value)
     assert "3 attempts" in message and "ReadTimeout" in message and f"project {PROJECT}" in message, message
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 4.0
     time.sleep(0.6)  # let the emulator finish the slow answers before counting them
     assert len(emu.requests(path_contains="/budget")) == 3
 
@@ -135,7 +135,7 @@ def test_a_long_retry_after_fails_at_once_instead_of_retrying_early(emu: Emu) ->
     started = time.monotonic()
     with pytest.raises(ProcoreError) as info:
         read_budget(client)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # not 60 s, nor max_wait_s
     assert "60" in str(info.value) and f"project {PROJECT}" in str(info.value)
     assert len(emu.requests(path_contains="/budget")) == 1  # no hammering
 
