@@ -29,7 +29,10 @@ class SpectrumError(RuntimeError):
         self.company_code = company_code
         self.job_number = job_number
         self.stage = stage
-        detail = " ".join(str(cause).split())[:500]
+        args = getattr(cause, "args", ())
+        # pyodbc errors are (SQLSTATE, message): keep the message, on one line
+        text = args[-1] if len(args) >= 2 and isinstance(args[-1], str) else str(cause)
+        detail = " ".join(text.split())[:500]
         # (no f-strings in this module: tests/spectrum_extract check by AST that no SQL text is built here)
         super().__init__(
             "Spectrum could not be read for job " + company_code + "/" + job_number + " (stage " + stage + "): "
