@@ -1,8 +1,12 @@
 """Load a merge plan into one Procore project, converging on the intended budget.
 
-Every round re-reads Procore's budget and re-plans, so a write whose outcome was unknown (timeout,
-lost response, 5xx) or a line another writer added is simply seen on the next read: nothing is
-written twice and a crash mid-load is repaired by the next run.
+Every round re-plans against Procore's budget as it stands: after a round whose writes were all
+answered, Procore's answers are that budget (no re-read needed); after a write whose outcome was
+unknown (timeout, lost response, 5xx) or refused because a line already existed, the budget is read
+again, so nothing is written twice and a crash mid-load is repaired by the next run.
+
+Facts every job of a run shares about a Procore company (its line item types, its budget view) can be
+kept in a `CompanyFacts` store, so a run reads them once per company instead of once per job.
 """
 from __future__ import annotations
 
@@ -11,12 +15,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from include.budget_import.money import money_text, parse_money
+from include.budget_import.money import MoneyError, money_text, parse_money
 from include.budget_import.plan import DesiredLine, ExistingLine, MergePlan, plan_merge
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import AmbiguousWriteError, ProcoreNotFoundError, ProcoreValidationError
+
+
+class CompanyFacts(Protocol):
+    """Shared, per-company facts of one run: `get` answers None for what it does not hold."""
+
+    def get(self, name: str) -> Any: ...
+
+    def put(self, name: str, value: Any) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +63,32 @@ class LoadOutcome:
 
 
 class BudgetLoader:
-    def __init__(self, api: ProcoreBudgetApi, target: ProjectTarget) -> None:
+    def __init__(self, api: ProcoreBudgetApi, target: ProjectTarget, company_facts: CompanyFacts | None = None) -> None:
         self.api = api
         self.target = target
+        self.company_facts = company_facts
         self._type_ids: dict[str, int] | None = None
+        self._types_from_facts = False
         self._code_ids: dict[str, int] | None = None
 
     # --- mapping Spectrum codes to Procore ids ------------------------------------------------
     def line_item_type_ids(self) -> dict[str, int]:
         if self._type_ids is None:
-            types = self.api.line_item_types(self.target.company_id, project_id=self.target.project_id)
-            self._type_ids = {str(t["code"]): int(t["id"]) for t in types if t.get("code")}
+            shared = self.company_facts.get("line_item_types") if self.company_facts else None
+            if isinstance(shared, dict):
+                self._type_ids = {str(code): int(type_id) for code, type_id in shared.items()}
+                self._types_from_facts = True
+            else:
+                self._read_line_item_types()
+        assert self._type_ids is not None
         return self._type_ids
+
+    def _read_line_item_types(self) -> None:
+        types = self.api.line_item_types(self.target.company_id, project_id=self.target.project_id)
+        self._type_ids = {str(t["code"]): int(t["id"]) for t in types if t.get("code")}
+        self._types_from_facts = False
+        if self.company_facts:
+            self.company_facts.put("line_item_types", self._type_ids)
 
     def cost_code_ids(self) -> dict[str, int]:
         if self._code_ids is None:
@@ -73,6 +99,9 @@ class BudgetLoader:
     def ensure_line_item_types(self, needed: dict[str, str]) -> list[str]:
         """Create the company's missing line item types (sync by origin_id, so retries cannot double)."""
         missing = sorted(code for code in needed if code not in self.line_item_type_ids())
+        if missing and self._types_from_facts:  # another job of the run may have created it since: ask Procore
+            self._read_line_item_types()
+            missing = sorted(code for code in needed if code not in self.line_item_type_ids())
         if missing:
             company = self.target.company_code
             result = self.api.sync_line_item_types(
@@ -81,7 +110,9 @@ class BudgetLoader:
                 project_id=self.target.project_id,
             )
             self._fail_on_sync_errors("line item types", result["errors"])
-            self._type_ids = None
+            self._type_ids = _with_synced(self._type_ids, result["entities"], missing)
+            if self._type_ids is not None and self.company_facts:
+                self.company_facts.put("line_item_types", self._type_ids)
         return missing
 
     def ensure_cost_codes(self, needed: dict[str, str]) -> list[str]:
@@ -94,7 +125,7 @@ class BudgetLoader:
                 [{"code": code, "name": needed[code], "origin_id": f"{t.company_code}|{t.job_number}|{code}"} for code in missing],
             )
             self._fail_on_sync_errors("cost codes", result["errors"])
-            self._code_ids = None
+            self._code_ids = _with_synced(self._code_ids, result["entities"], missing)
         return missing
 
     def _fail_on_sync_errors(self, what: str, errors: list[Any]) -> None:
@@ -112,15 +143,37 @@ class BudgetLoader:
         ]
 
     # --- reading the budget -------------------------------------------------------------------
-    def existing_lines(self) -> list[ExistingLine]:
+    def _budget_view_id(self, shared_ok: bool = True) -> int | None:
         t = self.target
+        shared = self.company_facts.get("budget_view_id") if self.company_facts and shared_ok else None
+        if shared is not None:
+            return int(shared)
         views = self.api.budget_views(t.company_id, t.project_id)
         if not views:
+            return None
+        view_id = int(views[0]["id"])
+        if self.company_facts:
+            self.company_facts.put("budget_view_id", view_id)
+        return view_id
+
+    def _detail_rows(self) -> list[dict[str, Any]]:
+        t = self.target
+        view_id = self._budget_view_id()
+        if view_id is None:
             return []
+        try:
+            return self.api.budget_detail_rows(t.company_id, t.project_id, view_id)
+        except ProcoreNotFoundError:
+            if not self.company_facts:
+                raise
+            view_id = self._budget_view_id(shared_ok=False)  # the shared view is not this project's: ask
+            return [] if view_id is None else self.api.budget_detail_rows(t.company_id, t.project_id, view_id)
+
+    def existing_lines(self) -> list[ExistingLine]:
         code_by_id = {v: k for k, v in self.cost_code_ids().items()}
         type_by_id = {v: k for k, v in self.line_item_type_ids().items()}
         lines = []
-        for row in self.api.budget_detail_rows(t.company_id, t.project_id, int(views[0]["id"])):
+        for row in self._detail_rows():
             cost_code = code_by_id.get(int(row["cost_code_id"])) if row.get("cost_code_id") is not None else None
             cost_type = type_by_id.get(int(row["category_id"])) if row.get("category_id") is not None else None
             lines.append(
@@ -164,19 +217,21 @@ class BudgetLoader:
             known.update(index(created))
         return {wanted[pair]: known[pair] for pair in wanted}
 
-    def _write(self, plan: MergePlan) -> None:
+    def _write(self, plan: MergePlan) -> list[dict[str, Any]]:
+        """Apply the plan's writes; returns Procore's answers to the creates and updates (line items)."""
         t = self.target
+        answers: list[dict[str, Any]] = []
         if plan.creates:
             wbs = self._wbs_ids(plan.creates)
             with _naming_lines([f"{line.cost_code}/{line.cost_type}" for line in plan.creates]):
-                self.api.sync_budget_line_items(
+                answers += self.api.sync_budget_line_items(
                     t.company_id, t.project_id,
                     [{"wbs_code_id": wbs[line.key], "original_budget_amount": money_text(line.amount), "calculation_strategy": "manual"} for line in plan.creates],
                     creates=True,
                 )
         if plan.updates:
             with _naming_lines([f"{u.line.cost_code}/{u.line.cost_type} (line {u.line.id})" for u in plan.updates]):
-                self.api.sync_budget_line_items(
+                answers += self.api.sync_budget_line_items(
                     t.company_id, t.project_id,
                     [{"id": u.line.id, "original_budget_amount": money_text(u.new_amount)} for u in plan.updates],
                     creates=False,
@@ -190,10 +245,35 @@ class BudgetLoader:
                 # answers 404), or by someone else. Either way the plan's delete is done; the next
                 # read confirms it.
                 log.info("%s: budget line %s was already deleted", t.label, line.id)
+        return answers
+
+    def _budget_after(self, before: list[ExistingLine], plan: MergePlan, answers: list[dict[str, Any]]) -> list[ExistingLine] | None:
+        """The budget as Procore's answers to a round of writes show it, or None when they do not show
+        every created and updated line (then the next round reads it)."""
+        if len(answers) != len(plan.creates) + len(plan.updates):
+            return None
+        code_by_id = {v: k for k, v in self.cost_code_ids().items()}
+        type_by_id = {v: k for k, v in self.line_item_type_ids().items()}
+        lines = {line.id: line for line in before}
+        for line in plan.deletes:
+            lines.pop(line.id, None)
+        for item in answers:
+            try:
+                line_id = int(item["id"])
+                cost_code = code_by_id.get(int(item["cost_code"]["id"]))
+                cost_type = type_by_id.get(int(item["line_item_type"]["id"]))
+                amount = parse_money(item["original_budget_amount"])
+            except (KeyError, TypeError, ValueError, MoneyError):
+                return None
+            if cost_code is None or cost_type is None:
+                return None
+            lines[line_id] = ExistingLine(id=line_id, cost_code=cost_code, cost_type=cost_type, amount=amount)
+        return sorted(lines.values(), key=lambda line: (line.cost_code, line.cost_type, line.id))
 
     def apply(self, desired: list[DesiredLine], mode: str, existing: list[ExistingLine] | None = None) -> LoadOutcome:
-        """Write until Procore's budget matches the plan for `mode`, re-reading and re-planning after
-        every round of writes. The last read is the budget as it stands (used for reconciliation)."""
+        """Write until Procore's budget matches the plan for `mode`, re-planning after every round of
+        writes against the budget as Procore's answers show it, or as read again when an outcome was
+        unknown. The final state is the budget as it stands (used for reconciliation)."""
         outcome: LoadOutcome | None = None
         for round_number in range(1, MAX_ROUNDS + 1):
             if existing is None:
@@ -205,8 +285,10 @@ class BudgetLoader:
                 outcome.rounds = round_number - 1
                 outcome.final_lines = existing
                 return outcome
+            before = existing
+            existing = None
             try:
-                self._write(plan)
+                existing = self._budget_after(before, plan, self._write(plan))
             except AmbiguousWriteError as exc:
                 outcome.ambiguous_writes += 1
                 log.warning("%s: %s; re-reading Procore before going on", self.target.label, exc)
@@ -215,7 +297,6 @@ class BudgetLoader:
                     raise
                 outcome.ambiguous_writes += 1
                 log.warning("%s: a line already existed (%s); re-reading Procore", self.target.label, exc.detail)
-            existing = None
         raise LoadIncompleteError(f"{self.target.label}: Procore's budget did not converge after {MAX_ROUNDS} rounds")
 
 
@@ -239,6 +320,20 @@ def _naming_lines(labels: list[str], *, whole_call: bool = False) -> Iterator[No
         shown = ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
         raise ProcoreValidationError(exc.status, f"{exc.detail} [refused: {shown}]", method=exc.method, path=exc.path,
                                      project_id=exc.project_id, body=exc.body) from None
+
+
+def _with_synced(ids: dict[str, int] | None, entities: list[Any], created: list[str]) -> dict[str, int] | None:
+    """`ids` plus what a sync answered (by full code, else code); None (read again) unless every created
+    code is in the answer."""
+    if ids is None:
+        return None
+    answered = {}
+    for entity in entities:
+        if isinstance(entity, dict) and entity.get("id") is not None and (entity.get("full_code") or entity.get("code")):
+            answered[str(entity.get("full_code") or entity["code"])] = int(entity["id"])
+    if any(code not in answered for code in created):
+        return None
+    return {**ids, **answered}
 
 
 def desired_lines(line_items: Any) -> list[DesiredLine]:

@@ -7,7 +7,11 @@ instances, not 7,000.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from include.budget_import import quality
-from include.budget_import.artifacts import JobFolder
+from include.budget_import.artifacts import JobFolder, RunFolder
 from include.budget_import.load import BudgetLoader, ProjectTarget, desired_lines
 from include.budget_import.money import money_text
 from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
@@ -169,6 +173,40 @@ def reshape_stage(folder: JobFolder) -> dict[str, Any]:
 
 
 # --- stage 5: plan and load ----------------------------------------------------------------------
+class RunCompanyFacts:
+    """What every job of one run shares about a Procore company (its line item types, its budget view
+    id), in a file of the run folder that every task of the run can read, whatever process it runs in:
+    a run of 1,000 jobs reads them once per company instead of 1,000 times. A type missing from it is
+    asked of Procore before being created (load.BudgetLoader), so a stale entry costs a read, never a
+    duplicate. Concurrent writers may lose each other's update: the next job then reads Procore again."""
+
+    def __init__(self, run: RunFolder, company_id: int) -> None:
+        self.path = run.path / ".procore_cache" / f"company_{int(company_id)}.json"
+
+    def _all(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, name: str) -> Any:
+        return self._all().get(name)
+
+    def put(self, name: str, value: Any) -> None:
+        data = {**self._all(), name: value}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp_", suffix=".json")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(tmp, self.path)  # atomic: a reader sees the old file or the new one
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
 def _target(ready: dict[str, Any]) -> ProjectTarget:
     return ProjectTarget(ready["company_code"], ready["job_number"], int(ready["procore_company_id"]), int(ready["procore_project_id"]))
 
@@ -184,7 +222,7 @@ def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: 
 def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool) -> dict[str, Any]:
     """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines."""
     started = time.perf_counter()
-    loader = BudgetLoader(api, _target(ready))
+    loader = BudgetLoader(api, _target(ready), RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
     line_items = folder.read_frame("line_items")
     cost_codes = folder.read_frame("cost_codes")
     type_names = folder.read_json("cost_types.json")

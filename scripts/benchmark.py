@@ -1,0 +1,792 @@
+"""Performance benchmark: ``make benchmark ARGS="--jobs 10 --lines 100"`` (prints figures; it is not a test).
+
+What it does, in order (docs/performance.md has results and how to read them):
+
+1. **Sample**: builds the scale profile of the Spectrum sample (``--jobs`` x ``--lines``, SQLite through the
+   real SQLite ODBC driver) and its Procore emulator fixture, once per size under ``var/benchmark/samples``.
+2. **End to end, per job** (default): starts the Procore emulator on 127.0.0.1 and runs every job through the
+   pipeline's own stage functions, in-process, exactly as the nightly DAG's task does (a pyodbc connection,
+   a fresh ``ProcoreBudgetApi`` over ``requests`` per job): ``check_prerequisites -> extract -> validate ->
+   reshape_stage -> load``. Prints per stage rows/s, wall time and peak memory, then Procore API calls made
+   against the minimum possible for that work (computed from the data, see ``minimum_calls``). Then the
+   same run again with nothing changed: it must write nothing.
+   ``--procore-limits`` runs the emulator at Procore's documented limits (3,600 requests/hour, 25 per 10 s
+   spike window) and reports how long the limits made the run wait and how many 429s it saw.
+3. **``--stages-only``**: no Procore. Extracts every job (and times a bare pyodbc fetch of the same rows next
+   to it), then times validate + reshape + plan over all the lines, twice: once per job (the nightly's
+   path) and once per company in one Great Expectations call (``pipeline.validate_many``).
+4. **DAG files**: import time of each file in ``dags/`` (a fresh subprocess per file, Airflow's SDK
+   already imported, best of ``--parse-repeat``).
+5. **Per-task overhead of the nightly DAG** (``--dag-jobs 50,200``; ``--dag-jobs 0`` skips it):
+   ``airflow dags test spectrum_budget_nightly`` on samples of that many one-line jobs; the slope between the
+   sizes, minus the tasks' own run time (from the metadata DB), is Airflow's overhead per job, extrapolated
+   to 1,000 jobs.
+
+Memory: peak resident set size of this process during each stage (Linux: the VmHWM high-water mark, reset
+through /proc/self/clear_refs before each stage; elsewhere ru_maxrss, which cannot be reset). The figure is
+the whole process (Python, pandas, GE already loaded), so it is what a worker must have.
+
+Options: ``--jobs --lines --seed --dirty-rate --mode --stages-only --procore-limits --skip-e2e --dag-jobs
+--parse-repeat --no-dags --json PATH --workdir``. The machine is shared while helpers run: figures are noisy,
+and the load average is printed next to them.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import math
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PY = sys.executable
+WORKDIR = ROOT / "var" / "benchmark"
+PROCORE_LIMITS = {"hourly_limit": 3600, "hourly_window_seconds": 3600, "spike_limit": 25, "spike_window_seconds": 10}
+TARGETS = {
+    "api_ratio": 1.1,  # calls made / minimum calls
+    "stages_1m_seconds": 20.0,  # validate + reshape + plan of 1,000,000 lines
+    "stages_1m_peak_bytes": 2 * 1024**3,
+    "extract_ratio": 1.5,  # extraction / bare pyodbc fetch of the same rows
+    "dag_import_seconds": 0.3,
+}
+ONE_MILLION = 1_000_000
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# --------------------------------------------------------------------------- machine and memory
+def machine() -> dict[str, Any]:
+    mem_total = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_total = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("pandas", "numpy", "great_expectations", "pyodbc", "apache-airflow"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "-"
+    return {
+        "cpus": os.cpu_count(), "cpu": cpu, "ram_bytes": mem_total, "python": platform.python_version(),
+        "platform": platform.platform(), "versions": versions, "loadavg_start": os.getloadavg(),
+    }
+
+
+class Memory:
+    """Peak RSS of this process over a stretch of code (Linux: VmHWM reset via clear_refs)."""
+
+    def __init__(self) -> None:
+        self.resettable = False
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.resettable = "VmHWM" in Path("/proc/self/status").read_text()
+        except OSError:
+            self.resettable = False
+
+    @staticmethod
+    def _status(key: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def rss(self) -> int:
+        try:
+            return self._status("VmRSS")
+        except OSError:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def reset(self) -> None:
+        if self.resettable:
+            Path("/proc/self/clear_refs").write_text("5")
+
+    def peak(self) -> int:
+        if self.resettable:
+            return self._status("VmHWM")
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+MEMORY = Memory()
+
+
+@dataclass
+class StageFigure:
+    name: str
+    rows: int = 0
+    seconds: float = 0.0
+    calls: int = 0
+    peak_rss: int = 0  # bytes, the whole process
+    growth: int = 0  # bytes above the RSS at the stage's start (max over calls)
+
+    def add(self, rows: int, seconds: float, peak: int, start_rss: int) -> None:
+        self.rows += rows
+        self.seconds += seconds
+        self.calls += 1
+        self.peak_rss = max(self.peak_rss, peak)
+        self.growth = max(self.growth, peak - start_rss)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.name, "rows": self.rows, "seconds": round(self.seconds, 3), "calls": self.calls,
+                "rows_per_s": round(self.rows / self.seconds) if self.seconds else None,
+                "peak_rss_mb": round(self.peak_rss / 2**20, 1), "growth_mb": round(self.growth / 2**20, 1)}
+
+
+class Stages:
+    def __init__(self, names: list[str]) -> None:
+        self.figures = {n: StageFigure(n) for n in names}
+
+    @contextmanager
+    def measure(self, name: str, rows: Callable[[], int] | int = 0) -> Iterator[dict[str, Any]]:
+        """Time and peak-memory one call of a stage; `holder["rows"]` may be set inside the block."""
+        holder: dict[str, Any] = {}
+        start_rss = MEMORY.rss()
+        MEMORY.reset()
+        started = time.perf_counter()
+        yield holder
+        seconds = time.perf_counter() - started
+        n = holder.get("rows", rows() if callable(rows) else rows)
+        self.figures[name].add(int(n), seconds, MEMORY.peak(), start_rss)
+
+    def add(self, name: str, rows: int, seconds: float) -> None:
+        fig = self.figures[name]
+        fig.rows += rows
+        fig.seconds += seconds
+        fig.calls += 1
+
+    def table(self, title: str) -> list[dict[str, Any]]:
+        say(f"  {title}")
+        say(f"    {'stage':<22}{'rows':>11}{'wall s':>9}{'rows/s':>11}{'peak RSS MB':>13}{'growth MB':>11}{'calls':>7}")
+        out = []
+        for fig in self.figures.values():
+            d = fig.as_dict()
+            out.append(d)
+            rate = f"{d['rows_per_s']:,}" if d["rows_per_s"] else "-"
+            peak = f"{d['peak_rss_mb']:,.0f}" if fig.peak_rss else "-"
+            growth = f"{d['growth_mb']:,.0f}" if fig.peak_rss else "-"
+            say(f"    {fig.name:<22}{fig.rows:>11,}{fig.seconds:>9.2f}{rate:>11}{peak:>13}{growth:>11}{fig.calls:>7}")
+        return out
+
+
+# --------------------------------------------------------------------------- sample
+@dataclass(frozen=True)
+class Sample:
+    folder: Path
+    jobs: int
+    lines: int
+
+    @property
+    def db(self) -> Path:
+        return self.folder / "spectrum.db"
+
+    @property
+    def fixture(self) -> Path:
+        return self.folder / "procore_fixture.json"
+
+    @property
+    def odbc(self) -> str:
+        return f"DRIVER={{SQLite3}};Database={self.db}"
+
+
+def sample(workdir: Path, jobs: int, lines: int, seed: int, dirty_rate: float, rebuild: bool = False) -> tuple[Sample, float | None]:
+    """The scale sample of that size (built once and kept); returns it and the build time (None if reused)."""
+    folder = workdir / "samples" / f"scale_s{seed}_d{dirty_rate:g}_{jobs}x{lines}"
+    s = Sample(folder, jobs, lines)
+    done = folder / "built.json"
+    if done.is_file() and s.db.is_file() and s.fixture.is_file() and not rebuild:
+        return s, None
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [PY, "-m", "standins.spectrum_sample", "build", "--profile", "scale", "--jobs", str(jobs), "--lines", str(lines),
+         "--seed", str(seed), "--dirty-rate", str(dirty_rate), "--odbc", s.odbc, "--procore-fixture", str(s.fixture), "--no-verify"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - started
+    done.write_text(json.dumps({"jobs": jobs, "lines": lines, "seed": seed, "dirty_rate": dirty_rate, "seconds": seconds}))
+    return s, seconds
+
+
+def spectrum_jobs(conn: Any, fixture: Path) -> list[tuple[str, str, int]]:
+    """(company code, job number, Procore company id) of every job, company by company."""
+    from include.budget_import.spectrum_source import list_jobs
+    from scripts.local_airflow import procore_target_from_fixture
+
+    companies = procore_target_from_fixture("http://unused", fixture).companies
+    return [(code, job.job_number, cid) for code, cid in sorted(companies.items()) for job in list_jobs(conn, code)]
+
+
+# --------------------------------------------------------------------------- Procore: calls, minimum, state
+def procore_state(db: Path) -> dict[str, Any]:
+    """What the emulator holds (read-only, straight from its SQLite file): the data the minimum is computed from."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        def per(sql: str) -> dict[int, int]:
+            return {int(k): int(v) for k, v in conn.execute(sql)}
+
+        return {
+            "types": per("SELECT company_id, COUNT(*) FROM line_item_types GROUP BY company_id"),
+            "codes": per("SELECT project_id, COUNT(*) FROM cost_codes GROUP BY project_id"),
+            "wbs": per("SELECT project_id, COUNT(*) FROM wbs_codes GROUP BY project_id"),
+            "lines": per("SELECT project_id, COUNT(*) FROM budget_line_items GROUP BY project_id"),
+        }
+    finally:
+        conn.close()
+
+
+def pages(n: int, per_page: int = 1000) -> int:
+    """Pages a list of n items takes (an empty list still costs one call)."""
+    return max(1, math.ceil(n / per_page))
+
+
+def batches(n: int, size: int = 1000) -> int:
+    return math.ceil(n / size)
+
+
+def minimum_calls(before: dict[str, Any], after: dict[str, Any], jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fewest REST calls that can do this run's work, from the data before and after it.
+
+    Per company (read once per run, whatever the number of jobs): line item types (pages), their sync
+    (batches of the types that were missing), the budget view id (1).
+    Per job that reached the load: 3 prerequisite reads (project by origin_id, tools, budget lock); cost
+    codes (pages of what existed) + sync batches of the missing ones; budget lines (pages of what existed);
+    when lines are created: WBS segments (1), WBS codes (pages of what existed), bulk-create batches of the
+    missing combinations, create batches; update batches; one call per deleted line (Procore has no bulk
+    delete). The writes' answers show the final state, so no verification read is counted.
+    A blocked job costs the prerequisite reads it made before it was blocked (counted as made).
+    Token requests are not REST calls and are reported apart.
+    """
+    companies: set[int] = set()
+    per_job = []
+    total = 0
+    for job in jobs:
+        if job.get("blocked"):
+            continue
+        p, c = job["project_id"], job["company_id"]
+        companies.add(c)
+        codes0, wbs0, lines0 = before["codes"].get(p, 0), before["wbs"].get(p, 0), before["lines"].get(p, 0)
+        codes_missing = after["codes"].get(p, 0) - codes0
+        wbs_missing = after["wbs"].get(p, 0) - wbs0
+        plan = job["plan"]
+        n = 3 + pages(codes0) + batches(codes_missing) + pages(lines0)
+        if plan["create"]:
+            n += 1 + pages(wbs0) + batches(wbs_missing) + batches(plan["create"])
+        n += batches(plan["update"]) + plan["delete"]
+        per_job.append(n)
+        total += n
+    company_calls = 0
+    for c in companies:
+        types0 = before["types"].get(c, 0)
+        company_calls += pages(types0) + batches(after["types"].get(c, 0) - types0) + 1
+    return {"total": total + company_calls, "per_job": per_job, "company_calls": company_calls}
+
+
+def request_log(base_url: str, since: int = 0) -> list[dict[str, Any]]:
+    import requests
+
+    body = requests.get(f"{base_url}/_emulator/requests", params={"since": since}, timeout=120).json()
+    return body.get("requests", body) if isinstance(body, dict) else body
+
+
+# --------------------------------------------------------------------------- end to end
+@dataclass
+class RunFigures:
+    label: str
+    stages: Stages
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    wall: float = 0.0
+    calls: dict[str, Any] = field(default_factory=dict)
+
+
+class PlanTimer:
+    """Times plan_merge wherever the pipeline calls it (pipeline and loader), without changing what runs."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._patched: list[tuple[Any, Any]] = []
+
+    def __enter__(self) -> "PlanTimer":
+        from include.budget_import import load as load_module, pipeline
+
+        for module in (pipeline, load_module):
+            original = module.plan_merge
+
+            def timed(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    self.seconds += time.perf_counter() - started
+
+            self._patched.append((module, original))
+            module.plan_merge = timed
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for module, original in self._patched:
+            module.plan_merge = original
+
+
+def run_jobs(label: str, sample_: Sample, base_url: str, jobs: list[tuple[str, str, int]], mode: str, reports: Path) -> RunFigures:
+    import pyodbc
+    import requests
+
+    from include.budget_import import pipeline
+    from include.budget_import.artifacts import RunFolder
+    from include.budget_import.procore.api import ProcoreBudgetApi
+    from include.budget_import.procore.client import ProcoreClient
+    from scripts.local_airflow import procore_target_from_fixture
+
+    target = procore_target_from_fixture(base_url, sample_.fixture)
+    run = RunFolder(f"benchmark_{label}_{int(time.time())}", root=reports)
+    stages = Stages(["prerequisites", "extract", "validate", "reshape", "plan", "load"])
+    figures = RunFigures(label, stages)
+    conn = pyodbc.connect(sample_.odbc)
+    started = time.perf_counter()
+    try:
+        for code, job_number, company_id in jobs:
+            client = ProcoreClient(session=requests.Session(), api_base=base_url, login_url=base_url,
+                                   client_id=target.client_id, client_secret=target.client_secret)
+            api = ProcoreBudgetApi(client)
+            request = pipeline.JobRequest(code, job_number, company_id, merge_mode=mode)
+            folder = run.job(code, job_number)
+            record: dict[str, Any] = {"company_code": code, "job_number": job_number, "company_id": company_id}
+            try:
+                with stages.measure("prerequisites", 1):
+                    ready = pipeline.check_prerequisites(conn, api, request)
+                record["project_id"] = int(ready["procore_project_id"])
+                done: dict[str, Any] = {}
+                with stages.measure("extract") as m:
+                    done["extract"] = pipeline.extract(conn, ready, folder)
+                    m["rows"] = done["extract"]["extracted"]
+                with stages.measure("validate") as m:
+                    done["validate"] = pipeline.validate(folder)
+                    m["rows"] = done["validate"]["rows"]
+                with stages.measure("reshape") as m:
+                    done["reshape"] = pipeline.reshape_stage(folder)
+                    m["rows"] = done["validate"]["rows"]
+                with PlanTimer() as plan_timer, stages.measure("load") as m:
+                    done["load"] = pipeline.load(api, ready, folder, mode, False)
+                    m["rows"] = done["reshape"]["line_items"]
+                # plan_merge ran inside the load: report it as its own stage and the rest as the load.
+                load_fig = stages.figures["load"]
+                load_fig.seconds -= plan_timer.seconds
+                stages.add("plan", done["reshape"]["line_items"], plan_timer.seconds)
+                pipeline.finished_result(request, ready, done, folder)
+                record["plan"] = done["load"]["plan"]
+                record["reconciled"] = done["load"]["reconciled"]
+            except pipeline.JobBlockedError as exc:
+                pipeline.blocked_result(request, exc, folder)
+                record["blocked"] = exc.reason
+            record["stats"] = client.stats.as_dict()
+            figures.jobs.append(record)
+    finally:
+        conn.close()
+    figures.wall = time.perf_counter() - started
+    return figures
+
+
+def api_figures(figures: RunFigures, before: dict[str, Any], after: dict[str, Any], log: list[dict[str, Any]]) -> dict[str, Any]:
+    made_reads = sum(j["stats"]["reads"] for j in figures.jobs)
+    made_writes = sum(j["stats"]["writes"] for j in figures.jobs)
+    minimum = minimum_calls(before, after, figures.jobs)
+    rest = [e for e in log if e["path"].startswith("/rest")]
+    return {
+        "made": made_reads + made_writes, "reads": made_reads, "writes": made_writes,
+        "minimum": minimum["total"], "minimum_company_calls": minimum["company_calls"],
+        "ratio": round((made_reads + made_writes) / minimum["total"], 3) if minimum["total"] else None,
+        "token_fetches": sum(j["stats"]["token_fetches"] for j in figures.jobs),
+        "retries": sum(j["stats"]["retries"] for j in figures.jobs),
+        "rate_limited_429": sum(j["stats"]["rate_limited"] for j in figures.jobs),
+        "waited_for_limits_s": round(sum(j["stats"]["waited_for_limits_s"] for j in figures.jobs), 2),
+        "emulator_rest_requests": len(rest),
+        "emulator_writes": sum(1 for e in rest if e["method"] != "GET"),
+        "emulator_429": sum(1 for e in log if e.get("status") == 429),
+        "blocked": sum(1 for j in figures.jobs if j.get("blocked")),
+        "not_reconciled": sum(1 for j in figures.jobs if not j.get("blocked") and not j.get("reconciled")),
+        "plan": {k: sum(j.get("plan", {}).get(k, 0) for j in figures.jobs) for k in ("create", "update", "delete", "keep")},
+    }
+
+
+def print_api(calls: dict[str, Any], title: str) -> None:
+    say(f"  {title}: {calls['made']:,} REST calls made ({calls['reads']:,} reads, {calls['writes']:,} writes) vs minimum "
+        f"{calls['minimum']:,} -> {calls['ratio']}x (target <= {TARGETS['api_ratio']}x)")
+    say(f"    plan: {calls['plan']}; emulator saw {calls['emulator_rest_requests']:,} REST requests, "
+        f"{calls['emulator_writes']:,} writes, {calls['emulator_429']} answered 429")
+    say(f"    token requests {calls['token_fetches']} (one per job: each nightly task has its own client), retries "
+        f"{calls['retries']}, 429 seen by the client {calls['rate_limited_429']}, waited for limits {calls['waited_for_limits_s']} s; "
+        f"blocked jobs {calls['blocked']}, not reconciled {calls['not_reconciled']}")
+
+
+def end_to_end(args: argparse.Namespace, s: Sample, results: dict[str, Any]) -> None:
+    import pyodbc
+    import requests
+
+    from standins.procore_emulator.server import EmulatorServer
+
+    conn = pyodbc.connect(s.odbc)
+    jobs = spectrum_jobs(conn, s.fixture)
+    conn.close()
+    emu_dir = Path(tempfile.mkdtemp(prefix="procore_", dir=args.workdir))
+    extra = ["--hourly-limit", str(PROCORE_LIMITS["hourly_limit"]), "--spike-limit", str(PROCORE_LIMITS["spike_limit"]),
+             "--spike-window", str(PROCORE_LIMITS["spike_window_seconds"])] if args.procore_limits else []
+    started = time.perf_counter()
+    try:
+        with EmulatorServer(emu_dir / "procore.db", s.fixture, reset=True, extra_args=extra, startup_timeout=600) as emu:
+            say(f"  Procore emulator on {emu.base_url} (seeded and started in {time.perf_counter() - started:.1f} s)"
+                + (f"; limits {requests.get(emu.base_url + '/_emulator/limits', timeout=30).json()}" if args.procore_limits else ""))
+            for label in ("first", "unchanged"):
+                before = procore_state(emu.db_path)
+                since = (request_log(emu.base_url) or [{"seq": 0}])[-1]["seq"]
+                figures = run_jobs(label, s, emu.base_url, jobs, args.mode, args.workdir / "reports")
+                after = procore_state(emu.db_path)
+                log = [e for e in request_log(emu.base_url, since) if e["seq"] > since]
+                calls = api_figures(figures, before, after, log)
+                title = "first run (creates the budgets)" if label == "first" else "second run, nothing changed in Spectrum"
+                say(f"\n  {title}: {len(jobs)} jobs in {figures.wall:.1f} s ({figures.wall / max(len(jobs), 1):.3f} s per job, "
+                    f"load average {os.getloadavg()[0]:.1f})")
+                table = figures.stages.table("per stage (all jobs, one after another, in this process):")
+                print_api(calls, "Procore API")
+                results[f"e2e_{label}"] = {"jobs": len(jobs), "wall_s": round(figures.wall, 2), "stages": table, "api": calls,
+                                           "loadavg": os.getloadavg()}
+    finally:
+        shutil.rmtree(emu_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- stages only (no Procore)
+def bare_fetch(conn: Any, job: Any) -> tuple[int, float]:
+    """The driver's own speed: budget_lines.sql executed and fetched with nothing done to the rows."""
+    from include.budget_import.sql_files import load_sql
+
+    key = [job.company_code, job.stored_job_number]
+    started = time.perf_counter()
+    cursor = conn.cursor()
+    cursor.execute(load_sql("budget_lines"), key + key)
+    rows = cursor.fetchall()
+    cursor.close()
+    return len(rows), time.perf_counter() - started
+
+
+def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) -> None:
+    import pyodbc
+
+    from include.budget_import import pipeline
+    from include.budget_import.artifacts import RunFolder
+    from include.budget_import.reshape import extracted_frame
+    from include.budget_import.spectrum_source import find_job, iter_budget_lines
+
+    conn = pyodbc.connect(s.odbc)
+    jobs = spectrum_jobs(conn, s.fixture)
+    run = RunFolder(f"benchmark_stages_{int(time.time())}", root=args.workdir / "reports")
+    extract = Stages(["bare pyodbc fetch", "iter_budget_lines", "extract stage"])
+    folders = []
+    for code, job_number, _company in jobs:
+        job = find_job(conn, code, job_number)
+        ready = {"company_code": code, "job_number": job_number}
+        folder = run.job(code, job_number)
+        # Interleaved per job, so machine noise hits both sides alike.
+        n, seconds = bare_fetch(conn, job)
+        extract.add("bare pyodbc fetch", n, seconds)
+        started = time.perf_counter()
+        frame = extracted_frame(iter_budget_lines(conn, job))
+        extract.add("iter_budget_lines", len(frame), time.perf_counter() - started)
+        del frame
+        with extract.measure("extract stage") as m:
+            m["rows"] = pipeline.extract(conn, ready, folder)["extracted"]
+        folders.append(folder)
+    conn.close()
+    total_rows = extract.figures["extract stage"].rows
+    say(f"\n  extraction of {len(jobs)} jobs ({total_rows:,} lines), load average {os.getloadavg()[0]:.1f}:")
+    ext_table = extract.table("per stage:")
+    bare = extract.figures["bare pyodbc fetch"].seconds
+    ratio_core = extract.figures["iter_budget_lines"].seconds / bare
+    ratio_stage = extract.figures["extract stage"].seconds / bare
+    say(f"  extraction vs bare fetch: iter_budget_lines + frame {ratio_core:.2f}x, whole extract stage (with its "
+        f"queries and the hand-off file) {ratio_stage:.2f}x (target <= {TARGETS['extract_ratio']}x)")
+    results["extract"] = {"stages": ext_table, "ratio_core": round(ratio_core, 3), "ratio_stage": round(ratio_stage, 3)}
+
+    # validate + reshape + plan, per job (the nightly task's path)
+    per_job = Stages(["validate", "reshape", "plan"])
+    gc.collect()
+    started = time.perf_counter()
+    for folder in folders:
+        with per_job.measure("validate") as m:
+            m["rows"] = rows = pipeline.validate(folder)["rows"]
+        with per_job.measure("reshape", rows):
+            pipeline.reshape_stage(folder)
+        plan_timed(per_job, folder, args.mode)
+    per_job_wall = time.perf_counter() - started
+    say(f"\n  validate + reshape + plan, job by job (the nightly task's path): {per_job_wall:.2f} s for {total_rows:,} lines, "
+        f"load average {os.getloadavg()[0]:.1f}")
+    per_job_table = per_job.table("per stage:")
+    results["stages_per_job"] = {"rows": total_rows, "wall_s": round(per_job_wall, 3), "stages": per_job_table,
+                                 "peak_rss_mb": max(d["peak_rss_mb"] for d in per_job_table)}
+
+    # the same with a company's jobs validated in one GE call
+    if hasattr(pipeline, "validate_many"):
+        batched = Stages(["validate (per company)", "reshape", "plan"])
+        gc.collect()
+        started = time.perf_counter()
+        with batched.measure("validate (per company)") as m:
+            counted = pipeline.validate_many(folders)
+            m["rows"] = sum(r["rows"] for r in counted.values())
+        for folder in folders:
+            with batched.measure("reshape", counted[folder.path.name]["rows"]):
+                pipeline.reshape_stage(folder)
+            plan_timed(batched, folder, args.mode)
+        batched_wall = time.perf_counter() - started
+        say(f"\n  validate + reshape + plan, each company's jobs validated in one GE call: {batched_wall:.2f} s for {total_rows:,} lines, "
+            f"load average {os.getloadavg()[0]:.1f}")
+        batched_table = batched.table("per stage:")
+        results["stages_batched"] = {"rows": total_rows, "wall_s": round(batched_wall, 3), "stages": batched_table,
+                                     "peak_rss_mb": max(d["peak_rss_mb"] for d in batched_table)}
+
+
+def plan_timed(stages: Stages, folder: Any, mode: str) -> None:
+    """The plan part of the load stage without Procore: Procore already holds this very budget (the nightly's
+    usual case: every line matched, nothing to write), and the plan report is written as the load writes it."""
+    from include.budget_import.load import desired_lines
+    from include.budget_import.plan import ExistingLine, plan_merge
+
+    line_items = folder.read_frame("line_items")
+    existing = [ExistingLine(i, str(c), str(t), a) for i, (c, t, a) in enumerate(zip(line_items["cost_code"], line_items["cost_type"], line_items["amount"]))]
+    with stages.measure("plan") as m:
+        desired = desired_lines(folder.read_frame("line_items"))
+        plan = plan_merge(desired, existing, mode)
+        folder.write_json("plan.json", {**plan.as_dict(), "dry_run": True, "project_id": None})
+        m["rows"] = len(desired)
+
+
+# --------------------------------------------------------------------------- DAG files and per-task overhead
+IMPORT_ONE = """
+import importlib.util, sys, time
+import airflow.sdk  # Airflow is loaded before the file, as in the DAG processor
+path = sys.argv[1]
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("dag_under_test", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(time.perf_counter() - started)
+"""
+
+
+def airflow_scratch_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update({"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "PYTHONPATH": str(ROOT)})
+    return env
+
+
+def dag_imports(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    home = Path(tempfile.mkdtemp(prefix="airflow_parse_", dir=args.workdir))
+    env = airflow_scratch_env(home)
+    rows = []
+    say(f"\n  DAG file import time (fresh subprocess per file, Airflow already imported; best and median of {args.parse_repeat}):")
+    try:
+        for path in sorted((ROOT / "dags").glob("*.py")):
+            times = []
+            for _ in range(args.parse_repeat):
+                out = subprocess.run([PY, "-c", IMPORT_ONE, str(path)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+                if out.returncode != 0:
+                    raise RuntimeError(f"{path.name} failed to import:\n{out.stderr[-2000:]}")
+                times.append(float(out.stdout.strip().splitlines()[-1]))
+            best, median = min(times), statistics.median(times)
+            rows.append({"file": path.name, "best_s": round(best, 4), "median_s": round(median, 4)})
+            flag = "ok" if best < TARGETS["dag_import_seconds"] else "OVER"
+            say(f"    {path.name:<34} best {best:.3f} s, median {median:.3f} s  ({flag}, target < {TARGETS['dag_import_seconds']} s)")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    results["dag_imports"] = rows
+
+
+def task_durations(airflow_db: Path, dag_id: str) -> list[tuple[str, str, float]]:
+    conn = sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT task_id, state, (julianday(end_date) - julianday(start_date)) * 86400.0 FROM task_instance "
+            "WHERE dag_id = ? AND run_id = (SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
+            (dag_id, dag_id),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(t, s or "", float(d or 0.0)) for t, s, d in rows]
+
+
+def dag_overhead(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    from scripts.local_airflow import airflow_env, dags_test, migrate, procore_target_from_fixture
+    from standins.procore_emulator.server import EmulatorServer
+
+    sizes = [int(x) for x in str(args.dag_jobs).split(",") if int(x) > 0]
+    if len(sizes) < 2:
+        return
+    say(f"\n  Nightly DAG per-task overhead (`airflow dags test`, {sizes} jobs of one line each):")
+    points = []
+    for n in sizes:
+        s, _ = sample(args.workdir, n, 1, args.seed, 0.0)
+        folder = Path(tempfile.mkdtemp(prefix=f"dags_test_{n}_", dir=args.workdir))
+        try:
+            with EmulatorServer(folder / "procore.db", s.fixture, reset=True) as emu:
+                env = airflow_env(folder / "airflow", s.db, procore_target_from_fixture(emu.base_url, s.fixture), folder / "reports")
+                env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+                env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+                migrate(env)
+                started = time.perf_counter()
+                out = dags_test(env, "spectrum_budget_nightly")
+                wall = time.perf_counter() - started
+                if out.returncode != 0:
+                    raise RuntimeError(f"dags test at {n} jobs failed:\n{(out.stdout + out.stderr)[-3000:]}")
+                tis = task_durations(folder / "airflow" / "airflow.db", "spectrum_budget_nightly")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        ran = [d for t, st, d in tis if t.startswith("import_job") and st == "success"]
+        point = {"jobs": n, "wall_s": round(wall, 2), "task_instances": len(tis), "import_tasks_run": len(ran),
+                 "import_task_mean_s": round(statistics.mean(ran), 3) if ran else 0.0, "loadavg": os.getloadavg()[0]}
+        points.append(point)
+        say(f"    {n:>5} jobs: {wall:6.1f} s wall, {len(tis)} task instances, import task mean run time {point['import_task_mean_s']:.3f} s")
+    a, b = points[0], points[-1]
+    slope = (b["wall_s"] - a["wall_s"]) / (b["jobs"] - a["jobs"])
+    work = b["import_task_mean_s"]
+    overhead_job = slope - work
+    tis_per_job = (b["task_instances"] - a["task_instances"]) / (b["jobs"] - a["jobs"])
+    at_1000 = b["wall_s"] + (1000 - b["jobs"]) * slope
+    say(f"    slope {slope:.3f} s per extra job ({tis_per_job:.0f} task instances per job: the mapped override and additive "
+        f"tasks, one of them skipped), of which the import task's own run {work:.3f} s -> Airflow's overhead {overhead_job:.3f} s per job "
+        f"({overhead_job / tis_per_job:.3f} s per task instance)")
+    say(f"    extrapolated to 1,000 jobs: {at_1000:.0f} s wall with `dags test`, of which {overhead_job * 1000:.0f} s is per-task overhead")
+    results["dag_overhead"] = {"points": points, "slope_s_per_job": round(slope, 4), "overhead_s_per_job": round(overhead_job, 4),
+                               "overhead_s_per_task_instance": round(overhead_job / tis_per_job, 4), "extrapolated_1000_jobs_s": round(at_1000, 1)}
+
+
+# --------------------------------------------------------------------------- targets
+def verdicts(results: dict[str, Any]) -> list[str]:
+    lines = []
+
+    def line(ok: bool | None, text: str) -> None:
+        lines.append(f"  [{'MET ' if ok else 'MISS' if ok is not None else ' -- '}] {text}")
+
+    for key, title in (("e2e_first", "first run"), ("e2e_unchanged", "unchanged run")):
+        calls = results.get(key, {}).get("api")
+        if calls:
+            line(calls["ratio"] is not None and calls["ratio"] <= TARGETS["api_ratio"], f"API calls {title}: {calls['ratio']}x the minimum")
+    if "e2e_unchanged" in results:
+        writes = results["e2e_unchanged"]["api"]["writes"]
+        line(writes == 0, f"writes when nothing changed: {writes}")
+        calls = results["e2e_unchanged"]["api"]
+        if results.get("procore_limits"):
+            storms = results["e2e_first"]["api"]["emulator_429"] + calls["emulator_429"]
+            line(storms <= 5, f"at Procore's limits: {storms} answers 429 in both runs, waited "
+                              f"{results['e2e_first']['api']['waited_for_limits_s'] + calls['waited_for_limits_s']:.1f} s")
+    for key, title in (("stages_per_job", "job by job"), ("stages_batched", "one GE call per company")):
+        st = results.get(key)
+        if st:
+            scaled = st["wall_s"] * ONE_MILLION / max(st["rows"], 1)
+            ok = st["rows"] >= ONE_MILLION and st["wall_s"] < TARGETS["stages_1m_seconds"] and st["peak_rss_mb"] * 2**20 < TARGETS["stages_1m_peak_bytes"]
+            note = "" if st["rows"] >= ONE_MILLION else f" (only {st['rows']:,} lines: {scaled:.1f} s per million by proportion)"
+            line(ok if st["rows"] >= ONE_MILLION else None,
+                 f"validate + reshape + plan {title}: {st['wall_s']:.1f} s, peak RSS {st['peak_rss_mb']:,.0f} MB{note}")
+    if "extract" in results:
+        r = results["extract"]
+        line(r["ratio_stage"] <= TARGETS["extract_ratio"], f"extract stage {r['ratio_stage']}x a bare pyodbc fetch (iter_budget_lines + frame {r['ratio_core']}x)")
+    if "dag_imports" in results:
+        worst = max(results["dag_imports"], key=lambda r: r["best_s"])
+        line(worst["best_s"] < TARGETS["dag_import_seconds"], f"slowest DAG file import {worst['file']} {worst['best_s']} s")
+    if "dag_overhead" in results:
+        o = results["dag_overhead"]
+        line(None, f"nightly DAG overhead {o['overhead_s_per_task_instance']} s per task instance; 1,000 jobs about {o['extrapolated_1000_jobs_s']:.0f} s with dags test")
+    return lines
+
+
+# --------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10)
+    parser.add_argument("--lines", type=int, default=100, help="budget lines per job")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dirty-rate", type=float, default=0.02, help="share of lines with an awkward case (rejected or skipped)")
+    parser.add_argument("--mode", default="override", choices=["override", "additive"])
+    parser.add_argument("--stages-only", action="store_true", help="no Procore: extraction vs bare fetch, then validate + reshape + plan")
+    parser.add_argument("--procore-limits", action="store_true", help="emulator at Procore's documented limits (3600/hour, 25 per 10 s)")
+    parser.add_argument("--skip-e2e", action="store_true", help="only the DAG figures")
+    parser.add_argument("--no-dags", action="store_true", help="skip the DAG import times and per-task overhead")
+    parser.add_argument("--dag-jobs", default="50,200", help="job counts for the nightly DAG overhead (0 to skip)")
+    parser.add_argument("--parse-repeat", type=int, default=5)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the sample even if one of that size exists")
+    parser.add_argument("--workdir", type=Path, default=WORKDIR)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    args.workdir = args.workdir.resolve()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.ERROR)
+
+    results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "procore_limits": args.procore_limits}
+    info = machine()
+    results["machine"] = info
+    say(f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['ram_bytes'] / 2**30:.1f} GiB RAM, Python {info['python']}, "
+        f"{', '.join(f'{k} {v}' for k, v in info['versions'].items())}")
+    say(f"Load average at start: {', '.join(f'{x:.2f}' for x in info['loadavg_start'])} (a shared machine makes every figure noisy)")
+    say(f"Memory figures: {'VmHWM reset per stage' if MEMORY.resettable else 'ru_maxrss (never reset: the run-wide peak)'}")
+
+    if not args.skip_e2e or args.stages_only:
+        started = time.perf_counter()
+        s, built = sample(args.workdir, args.jobs, args.lines, args.seed, args.dirty_rate, args.rebuild)
+        say(f"\nSample: {args.jobs} jobs x {args.lines} lines (scale profile, seed {args.seed}, dirty rate {args.dirty_rate}) in {s.folder}"
+            + (f", built in {built:.1f} s" if built is not None else ", reused"))
+        results["sample"] = {"jobs": args.jobs, "lines": args.lines, "build_s": built}
+        import_started = time.perf_counter()
+        from include.budget_import import quality  # noqa: F401 - GE and pandas load once, outside the stage figures
+
+        quality._batch_definition()
+        say(f"  pandas + Great Expectations loaded in {time.perf_counter() - import_started:.1f} s (once per process; not in the stage figures)")
+        if args.stages_only:
+            stages_only(args, s, results)
+        else:
+            end_to_end(args, s, results)
+        results["main_wall_s"] = round(time.perf_counter() - started, 1)
+
+    if not args.no_dags:
+        dag_imports(args, results)
+        if str(args.dag_jobs) != "0":
+            dag_overhead(args, results)
+
+    results["loadavg_end"] = os.getloadavg()
+    say("\nTargets (issue 9):")
+    for line in verdicts(results):
+        say(line)
+    out = args.json or args.workdir / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}_{args.jobs}x{args.lines}{'_stages' if args.stages_only else ''}{'_limits' if args.procore_limits else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    say(f"\nFigures written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
