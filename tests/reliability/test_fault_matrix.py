@@ -75,7 +75,10 @@ SCENARIOS = {
         Scenario("5xx-40pct", "5xx at 40%", {"error_rate": 0.40, "error_statuses": [500, 502, 503]}),
         Scenario("slow-past-timeout", "slow answers past the read timeout", {"slow_rate": 0.15, "slow_seconds": 0.6}, read_timeout=0.25),
         Scenario("dropped-connections", "dropped connections (15%)", {"drop_rate": 0.15}),
-        Scenario("lost-write-responses", "write committed, response lost (35% of writes)", {"lost_response_rate": 0.35, "methods": WRITES}),
+        Scenario("lost-write-responses", "write committed, response lost (35% of writes)", {
+            "lost_response_rate": 0.35, "methods": WRITES,
+            # a run makes only ~9 writes: also lose the answer to the first create batch, always
+            "rules": [{"kind": "lost_response", "method": "POST", "path_contains": "/budget_line_items/sync", "times": 1}]}),
         Scenario("token-expiry", "token expired mid-run", expire_every=7),
         Scenario(
             "everything", "everything at once",
