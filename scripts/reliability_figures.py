@@ -30,7 +30,7 @@ FAULT_KINDS = ("error", "rate_limit", "slow", "drop", "lost_response")
 
 
 def run_tests(records: Path, quick: bool, extra: list[str]) -> tuple[int, str, float]:
-    command = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider", "-p", "no:logging"]
+    command = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider"]
     if quick:
         command += ["-m", "not slow"]
     env = {**os.environ, "RELIABILITY_RECORD": str(records), "PYTHONPATH": str(ROOT)}

@@ -90,21 +90,28 @@ def spec(demo_sample) -> dict:
 
 
 # --- connection refused ----------------------------------------------------------------------------------
-def test_spectrum_connection_refused_names_the_job_and_stage(tmp_path, monkeypatch):
+SPECTRUM_PASSWORD = "s3cr3t-SPECTRUM-4e1f"  # distinctive, so a leak is found by a plain substring scan
+
+
+def test_spectrum_connection_refused_names_the_job_and_stage(tmp_path, monkeypatch, caplog):
     """The DAG tasks open Spectrum through the spectrum_db connection: a refused connection (PostgreSQL
-    driver, a port nobody listens on) fails the task with the job and the stage, not a bare driver error."""
+    driver, a port nobody listens on) fails the task with the job and the stage, not a bare driver error,
+    and the connection's password appears neither in the error (nor its cause) nor in the log."""
     require_driver(PG_DRIVER)
     from include.budget_import.dag_tasks import spectrum_for
 
     monkeypatch.setenv("AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA", "true")
     monkeypatch.setenv("AIRFLOW_CONN_SPECTRUM_DB", f'{{"conn_type": "odbc", "host": "127.0.0.1", "port": {free_port()}, "schema": "spectrum", '
-                       f'"login": "infolink", "extra": {{"driver": "{PG_DRIVER}"}}}}')
+                       f'"login": "infolink", "password": "{SPECTRUM_PASSWORD}", "extra": {{"driver": "{PG_DRIVER}"}}}}')
+    caplog.set_level("DEBUG")
     with pytest.raises(SpectrumError) as caught:
         with spectrum_for("01", "19.50", "import_job"):
             pass
     message = str(caught.value)
     assert "job 01/19.50" in message and "stage import_job, connecting" in message and "Connection refused" in message
     assert "Nothing was written to Procore" in message
+    seen = [message, repr(caught.value), str(caught.value.__cause__), repr(caught.value.__cause__), caplog.text]
+    assert not [text for text in seen if SPECTRUM_PASSWORD in text], "the Spectrum password leaked into an error or the log"
     record("spectrum_fault", case="connection refused (PostgreSQL port closed)", clear_error=True, procore_writes=0, recovered=None)
 
 
