@@ -6,10 +6,11 @@ request log shows when the load is under way; the process is killed there, with 
 (no `finally`, no lock release, no report). The next run must converge on the oracle's budget, with no
 duplicated line, without waiting on the dead run's lock.
 
-- during the creates: the budget_line_items/sync batches are slowed a little so that the kill lands
-  between the first committed batch and the last;
-- during the deletes and updates: the job is first imported whole, then Spectrum changes (a third of the
-  lines deleted, a third re-estimated), and the re-import is killed after its first deletions.
+- during a first import: after the first of three create batches (the `slow` variant adds: while the
+  cost-code sync is in flight, after the second batch); the writes are slowed a little to widen the window;
+- during a re-import: the job is first imported whole, then Spectrum changes (a third of the lines
+  deleted, a third re-estimated), and the re-import is killed after 50 deletions (the `slow` variant adds:
+  after the update batch before any deletion, after the first deletion, after 600).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal
@@ -114,25 +115,49 @@ def budget_count(job: ScaleJob) -> int:
     return len(state["budget_line_items"])
 
 
-def test_kill_during_the_creates_then_rerun_converges(job, tmp_path):
+@dataclass(frozen=True)
+class KillPoint:
+    name: str
+    slow: dict  # the emulator's fault config while the doomed run runs (writes slowed to widen the window)
+    ready: Callable[[str], bool]  # given the emulator URL: has the run reached the point?
+
+
+def _committed(url: str, path: str, method: str) -> int:
+    return len([e for e in requests_log(url, path, method) if e["status"] and e["status"] < 300])
+
+
+FIRST_IMPORT_KILLS = [
+    KillPoint("after the first create batch", {"slow_rate": 1.0, "slow_seconds": 0.8, "methods": ["POST"], "path_contains": SYNC},
+              lambda url: _committed(url, SYNC, "POST") >= 1),
+    pytest.param(KillPoint("while the cost-code sync is in flight", {"slow_rate": 1.0, "slow_seconds": 1.5, "methods": ["PATCH"], "path_contains": "/cost_codes/sync"},
+                           lambda url: bool(requests_log(url, "/cost_codes/sync", "PATCH"))), marks=pytest.mark.slow),
+    pytest.param(KillPoint("after the second create batch", {"slow_rate": 1.0, "slow_seconds": 0.8, "methods": ["POST"], "path_contains": SYNC},
+                           lambda url: _committed(url, SYNC, "POST") >= 2), marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("point", FIRST_IMPORT_KILLS, ids=lambda p: p.name.replace(" ", "-"))
+def test_kill_during_a_first_import_then_rerun_converges(job, tmp_path, point):
     expected = job.spec["expected_budget"]
     assert len(expected) > 2000, "the job must need several create batches"
-    # slow each create batch a little, so the kill lands between the first committed batch and the last
-    set_faults(job.emu.url, {"slow_rate": 1.0, "slow_seconds": 0.8, "methods": ["POST"], "path_contains": SYNC})
+    set_faults(job.emu.url, point.slow)
     job.emu.clear_log()
-    process = start(job, job.sample.odbc, tmp_path, "crash-creates")
-    at = kill_when(process, lambda: any(e["status"] == 200 for e in requests_log(job.emu.url, SYNC, "POST")))
-    time.sleep(1.0)  # a batch that was in flight when the process died may still land
-    set_faults(job.emu.url)
+    process = start(job, job.sample.odbc, tmp_path, "crash-first")
+    at = kill_when(process, lambda: point.ready(job.emu.url))
     partial = budget_count(job)
-    assert 0 < partial < len(expected), f"the kill did not land mid-load ({partial} of {len(expected)} lines)"
-    result = finish(job, job.sample.odbc, tmp_path, "crash-creates-rerun")
+    assert partial < len(expected), f"the kill did not land mid-load ({partial} of {len(expected)} lines)"
+    time.sleep(1.6)  # a write that was in flight when the process died may still land
+    set_faults(job.emu.url)
+    result = finish(job, job.sample.odbc, tmp_path, "crash-first-rerun")
     check = check_budget(job.emu.url, job.project, expected, f"{job.spec['company_code']}/{job.spec['job_number']}")
     lock_wait = result["stages"]["load"]["lock"]["waited_s"]
-    record("crash", case="SIGKILL during the creates", lines_expected=len(expected), lines_at_kill=partial, killed_after_s=round(at, 2),
-           converged=check.ok and result["status"] == "synced", lines_lost=check.lost, duplicates=check.duplicates, extra=check.extra, lock_wait_s=lock_wait)
+    codes = [c["code"] for c in make_api(job.emu.url).cost_codes(int(job.spec["procore_company_id"]), job.project)]
+    record("crash", case=f"SIGKILL {point.name}", lines_expected=len(expected), lines_at_kill=partial, killed_after_s=round(at, 2),
+           converged=check.ok and result["status"] == "synced", lines_lost=check.lost, duplicates=check.duplicates + len(codes) - len(set(codes)),
+           extra=check.extra, lock_wait_s=lock_wait)
     assert result["status"] == "synced" and result["stages"]["load"]["reconciled"]
     assert check.ok, check.problems
+    assert len(codes) == len(set(codes)), "a cost code was created twice"
     assert lock_wait < 1.0, "the rerun waited on the dead process's lock"
     shaped = result["stages"]["reshape"]
     assert (shaped["line_items"], shaped["skipped"], shaped["rejected"]) == tuple(job.spec["line_counts"][k] for k in ("line_item", "skipped", "rejected"))
@@ -157,24 +182,37 @@ def change_spectrum(sample: Sample, spec: dict, db: Path) -> dict[str, str]:
     return expected
 
 
-def test_kill_during_the_deletes_and_updates_then_rerun_converges(job, tmp_path):
+RE_IMPORT_KILLS = [
+    KillPoint("after 50 deletions", {}, lambda url: _committed(url, "/budget_line_items/", "DELETE") >= 50),
+    pytest.param(KillPoint("after the update batch, before any deletion", {"slow_rate": 1.0, "slow_seconds": 1.0, "methods": ["DELETE"]},
+                           lambda url: _committed(url, SYNC, "POST") >= 1), marks=pytest.mark.slow),
+    pytest.param(KillPoint("after the first deletion", {"slow_rate": 1.0, "slow_seconds": 0.3, "methods": ["DELETE"]},
+                           lambda url: _committed(url, "/budget_line_items/", "DELETE") >= 1), marks=pytest.mark.slow),
+    pytest.param(KillPoint("after 600 deletions", {}, lambda url: _committed(url, "/budget_line_items/", "DELETE") >= 600), marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("point", RE_IMPORT_KILLS, ids=lambda p: p.name.replace(" ", "-").replace(",", ""))
+def test_kill_during_a_re_import_then_rerun_converges(job, tmp_path, point):
     first = finish(job, job.sample.odbc, tmp_path, "crash-first")
     assert first["status"] == "synced"
     db = tmp_path / "changed.db"
     db.write_bytes(job.sample.db_path.read_bytes())
     expected = change_spectrum(job.sample, job.spec, db)
     odbc = f"DRIVER={{SQLite3}};Database={db}"
+    set_faults(job.emu.url, point.slow)
     job.emu.clear_log()
-    process = start(job, odbc, tmp_path, "crash-deletes")
-    at = kill_when(process, lambda: len([e for e in requests_log(job.emu.url, "/budget_line_items/", "DELETE") if e["status"] == 204]) >= 50)
-    time.sleep(0.5)
-    deleted_at_kill = len([e for e in requests_log(job.emu.url, "/budget_line_items/", "DELETE") if e["status"] == 204])
-    assert deleted_at_kill < len(job.spec["expected_budget"]) - len(expected), "the kill did not land mid-deletes"
-    result = finish(job, odbc, tmp_path, "crash-deletes-rerun")
+    process = start(job, odbc, tmp_path, "crash-again")
+    at = kill_when(process, lambda: point.ready(job.emu.url))
+    time.sleep(1.1)
+    set_faults(job.emu.url)
+    deleted_at_kill = _committed(job.emu.url, "/budget_line_items/", "DELETE")
+    assert deleted_at_kill < len(job.spec["expected_budget"]) - len(expected), "the kill did not land mid-load"
+    result = finish(job, odbc, tmp_path, "crash-again-rerun")
     check = check_budget(job.emu.url, job.project, expected, f"{job.spec['company_code']}/{job.spec['job_number']}")
-    record("crash", case="SIGKILL during the deletes and updates", lines_expected=len(expected), deletes_at_kill=deleted_at_kill,
-           killed_after_s=round(at, 2), converged=check.ok and result["status"] == "synced", lines_lost=check.lost,
-           duplicates=check.duplicates, extra=check.extra, lock_wait_s=result["stages"]["load"]["lock"]["waited_s"])
+    record("crash", case=f"SIGKILL during a re-import (a third of the lines deleted, a third re-estimated), {point.name}", lines_expected=len(expected),
+           deletes_at_kill=deleted_at_kill, killed_after_s=round(at, 2), converged=check.ok and result["status"] == "synced",
+           lines_lost=check.lost, duplicates=check.duplicates, extra=check.extra, lock_wait_s=result["stages"]["load"]["lock"]["waited_s"])
     assert result["status"] == "synced" and result["stages"]["load"]["reconciled"]
     assert check.ok, check.problems
     assert result["stages"]["load"]["lock"]["waited_s"] < 1.0
