@@ -1,3 +1,4 @@
+"""The per-job write lock, with real competing processes (spawned: forking a threaded pytest can hang)."""
 import multiprocessing
 import time
 
@@ -5,49 +6,52 @@ import pytest
 
 from include.budget_import.project_lock import ProjectBusyError, project_lock
 
+CTX = multiprocessing.get_context("spawn")
+
 
 def _hold(root, job, seconds, queue):
     with project_lock("01", job, owner=f"holder {job}", root=root) as hold:
+        queue.put(("acquired", job))
         time.sleep(seconds)
     queue.put((job, hold.acquired_at, hold.released_at, hold.waited_s))
 
 
+def _contend(root, queue):
+    try:
+        with project_lock("01", "19.50", owner="run manual-2", timeout_s=0.6, root=root):
+            queue.put("acquired")
+    except ProjectBusyError as exc:
+        queue.put(str(exc))
+
+
 def test_second_writer_of_one_job_waits_for_the_first_and_other_jobs_do_not(tmp_path):
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    first = ctx.Process(target=_hold, args=(tmp_path, "19.50", 1.0, queue))
+    queue = CTX.Queue()
+    first = CTX.Process(target=_hold, args=(tmp_path, "19.50", 1.5, queue))
     first.start()
-    time.sleep(0.3)
-    second = ctx.Process(target=_hold, args=(tmp_path, "19.50", 0.1, queue))
-    other = ctx.Process(target=_hold, args=(tmp_path, "20.01", 0.1, queue))
+    assert queue.get(timeout=60) == ("acquired", "19.50")
+    second = CTX.Process(target=_hold, args=(tmp_path, "19.50", 0.1, queue))
+    other = CTX.Process(target=_hold, args=(tmp_path, "20.01", 0.1, queue))
     second.start()
     other.start()
+    messages = [queue.get(timeout=60) for _ in range(5)]
     for p in (first, second, other):
-        p.join(10)
-    results = [queue.get(timeout=1) for _ in range(3)]
+        p.join(60)
+    results = [m for m in messages if m[0] != "acquired"]
     same = sorted((r for r in results if r[0] == "19.50"), key=lambda r: r[1])
+    assert len(same) == 2
     assert same[0][2] <= same[1][1], "two writers of one job overlapped"
-    assert same[1][3] >= 0.5, "the second writer did not wait"
-    other_wait = next(r[3] for r in results if r[0] == "20.01")
-    assert other_wait < 0.5, "a different job waited on another job's lock"
+    assert same[1][3] > 0.2, "the second writer did not wait"
+    other_result = next(r for r in results if r[0] == "20.01")
+    assert other_result[1] < same[0][2], "a different job waited on another job's lock"
 
 
 def test_a_writer_that_cannot_get_the_lock_in_time_fails_naming_the_holder(tmp_path):
     with project_lock("01", "19.50", owner="run nightly-1", root=tmp_path):
-        ctx = multiprocessing.get_context("fork")
-        queue = ctx.Queue()
-
-        def contend(q):
-            try:
-                with project_lock("01", "19.50", owner="run manual-2", timeout_s=0.6, root=tmp_path):
-                    q.put("acquired")
-            except ProjectBusyError as exc:
-                q.put(str(exc))
-
-        p = ctx.Process(target=contend, args=(queue,))
+        queue = CTX.Queue()
+        p = CTX.Process(target=_contend, args=(tmp_path, queue))
         p.start()
-        p.join(10)
-        message = queue.get(timeout=1)
+        message = queue.get(timeout=60)
+        p.join(60)
     assert "nightly-1" in message and "19.50" in message
 
 
