@@ -289,7 +289,8 @@ def minimum_calls(before: dict[str, Any], after: dict[str, Any], jobs: list[dict
     per_job = []
     total = 0
     for job in jobs:
-        if job.get("blocked"):
+        if job.get("blocked"):  # its prerequisite reads, as made: they are what found it blocked
+            total += job["stats"]["reads"] + job["stats"]["writes"]
             continue
         p, c = job["project_id"], job["company_id"]
         companies.add(c)
@@ -574,15 +575,22 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
 def plan_timed(stages: Stages, folder: Any, mode: str) -> None:
     """The plan part of the load stage without Procore: Procore already holds this very budget (the nightly's
     usual case: every line matched, nothing to write), and the plan report is written as the load writes it."""
+    from include.budget_import import pipeline
     from include.budget_import.load import desired_lines
     from include.budget_import.plan import ExistingLine, plan_merge
 
-    line_items = folder.read_frame("line_items")
-    existing = [ExistingLine(i, str(c), str(t), a) for i, (c, t, a) in enumerate(zip(line_items["cost_code"], line_items["cost_type"], line_items["amount"]))]
+    read = (lambda f, name: pipeline.read_exact_frame(f, name, decimals=("amount",))) if hasattr(pipeline, "read_exact_frame") else (lambda f, name: f.read_frame(name))
+    line_items = read(folder, "line_items")
+    existing = [ExistingLine(i, c, t, a) for i, (c, t, a) in enumerate(zip(line_items["cost_code"].tolist(), line_items["cost_type"].tolist(), line_items["amount"].tolist()))]
     with stages.measure("plan") as m:
-        desired = desired_lines(folder.read_frame("line_items"))
+        frame = read(folder, "line_items")
+        desired = pipeline.desired_from(frame) if hasattr(pipeline, "desired_from") else desired_lines(frame)
         plan = plan_merge(desired, existing, mode)
-        folder.write_json("plan.json", {**plan.as_dict(), "dry_run": True, "project_id": None})
+        payload = {**plan.as_dict(), "dry_run": True, "project_id": None}
+        if hasattr(pipeline, "write_report"):
+            pipeline.write_report(folder, "plan.json", payload)
+        else:
+            folder.write_json("plan.json", payload)
         m["rows"] = len(desired)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -36,11 +37,25 @@ class ReshapeResult:
 def classify(extracted: pd.DataFrame, reasons: dict[int, str]) -> pd.DataFrame:
     """Attach each row's outcome: a rule's outcome where it broke one, else a budget line item."""
     frame = extracted.copy()
-    reason = frame["row_id"].map(lambda rid: reasons.get(int(rid)))
+    # Vectorised lookups (a million rows): reason by row id, then outcome and message by reason.
+    by_id = pd.Series(list(reasons.values()), index=pd.Index(list(reasons), dtype="int64"), dtype=object)
+    reason = pd.Series(by_id.reindex(frame["row_id"].to_numpy(dtype="int64")).to_numpy(dtype=object), index=frame.index).astype("str")
     frame["reason"] = reason
-    frame["outcome"] = reason.map(lambda r: ROW_RULES_BY_REASON[r].outcome if isinstance(r, str) else "line_item")
-    frame["message"] = reason.map(lambda r: ROW_RULES_BY_REASON[r].message if isinstance(r, str) else "")
+    frame["outcome"] = reason.map({r: rule.outcome for r, rule in ROW_RULES_BY_REASON.items()}).fillna("line_item")
+    frame["message"] = reason.map({r: rule.message for r, rule in ROW_RULES_BY_REASON.items()}).fillna("")
     return frame
+
+
+def _line_amounts(estimates: Iterable[Decimal]) -> list[Decimal]:
+    """Each estimate at exactly two decimals; one with digits beyond cents cannot get here (validation
+    rejects it), and this exact check makes sure none ever reaches Procore."""
+    out = []
+    for amount in estimates:
+        cents = to_cents(amount)
+        if cents != amount:
+            raise AssertionError(f"estimate {amount} has digits beyond cents but was not rejected")
+        out.append(cents)
+    return out
 
 
 def reshape(extracted: pd.DataFrame, reasons: dict[int, str]) -> ReshapeResult:
@@ -51,7 +66,7 @@ def reshape(extracted: pd.DataFrame, reasons: dict[int, str]) -> ReshapeResult:
             "cost_code": loadable["phase_code"],
             "cost_type": loadable["cost_type"],
             "description": loadable["description"].where(loadable["description"].notna(), loadable["phase_code"]),
-            "amount": loadable["original_estimate"].map(to_cents),
+            "amount": pd.Series(_line_amounts(loadable["original_estimate"].tolist()), index=loadable.index, dtype=object),
             "uom": loadable["unit_of_measure"],
             "quantity": loadable["est_quantity"],
             "unit_cost": loadable["est_unit_cost"],

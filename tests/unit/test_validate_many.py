@@ -1,0 +1,75 @@
+"""Validating many jobs in one Great Expectations call gives every job exactly what validating it alone
+gives (reasons by its own row ids, and per expectation its counts and failing rows); the exact hand-off
+of frames between stages round-trips every amount."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from include.budget_import import quality
+from include.budget_import.artifacts import RunFolder
+from include.budget_import.pipeline import read_exact_frame, write_exact_frame
+from include.budget_import.reshape import extracted_frame
+
+D = Decimal
+KNOWN = ["L", "M", "S"]
+
+
+def row(job: str, phase: str | None, ctype: str | None, estimate: str, jtd: str = "0.0000", description: str | None = "Work") -> tuple:
+    return ("01", job, phase, ctype, description, "EA", D("1.0000"), D(estimate), D(estimate), D(jtd))
+
+
+def jobs() -> dict[str, pd.DataFrame]:
+    return {
+        "clean": extracted_frame([[row("10.00", f"01-{n:03d}", "L", f"{n}00.0000") for n in range(1, 30)]]),
+        "dirty": extracted_frame([[
+            row("11.00", "01-100", "L", "100.0000"),
+            row("11.00", "01-100", "L", "200.0000"),  # duplicate key
+            row("11.00", None, "M", "10.0000"),  # missing key
+            row("11.00", "01-200", "X", "10.0000"),  # unknown cost type
+            row("11.00", "01-300", "M", "1234.5675"),  # sub-cent estimate
+            row("11.00", "01-310", "M", "12.5000", jtd="3.1250"),  # sub-cent job-to-date cost
+            row("11.00", "01-400", "S", "-5.0000"),  # negative
+            row("11.00", "01-500", "S", "0.0000"),  # neither estimate nor cost
+            row("11.00", "01-600", "S", "0.0000", jtd="950.5000"),  # cost only
+            row("11.00", "01-700", "S", "10.0000", description="x" * 26),  # description too long
+            row("11.00", "01-800", "M", "3150.5000"),  # fine: zeros beyond cents
+        ]]),
+        "empty": extracted_frame([]),
+        "also_dirty": extracted_frame([[row("12.00", "01-100", "L", "0.0010"), row("12.00", "01-100", "M", "7.0000")]]),
+    }
+
+
+def test_many_jobs_in_one_call_equal_each_job_alone():
+    frames = jobs()
+    together = quality.validate_rows_many(frames, KNOWN)
+    assert set(together) == set(frames)
+    for key, frame in frames.items():
+        alone = quality.validate_rows(frame, KNOWN)
+        assert together[key].reasons == alone.reasons, key
+        assert [r.as_dict() for r in together[key].results] == [r.as_dict() for r in alone.results], key
+    assert together["dirty"].reasons == {
+        0: "duplicate_key", 1: "duplicate_key", 2: "missing_key", 3: "unknown_cost_type", 4: "amount_precision",
+        5: "amount_precision", 6: "negative_estimate", 7: "no_estimate_or_cost", 8: "estimate_not_positive", 9: "description_too_long",
+    }
+    assert together["also_dirty"].reasons == {0: "amount_precision"}
+
+
+def test_failing_rows_name_the_jobs_own_row_ids():
+    together = quality.validate_rows_many(jobs(), KNOWN)
+    duplicate = next(r for r in together["dirty"].results if r.rule == "duplicate_key")
+    assert [row["row_id"] for row in duplicate.failing_rows] == [0, 1]
+    assert duplicate.element_count == 11 and duplicate.unexpected_count == 2 and not duplicate.success
+
+
+def test_hand_off_frames_keep_every_digit(tmp_path):
+    folder = RunFolder("r", root=tmp_path).job("01", "10.00")
+    frame = extracted_frame([[row("10.00", "01-100", "L", "12345678901.2345", jtd="0.0001"), row("10.00", "01-200", "M", "-0.5000")]])
+    frame.loc[1, "est_quantity"] = D("1E+3")  # exponent form survives too
+    write_exact_frame(folder, "extracted", frame)
+    back = read_exact_frame(folder, "extracted")
+    for column in ("est_quantity", "est_unit_cost", "original_estimate", "jtd_cost"):
+        assert all(type(v) is Decimal for v in back[column])
+        assert [v.as_tuple() for v in back[column]] == [v.as_tuple() for v in frame[column]]
+    pd.testing.assert_frame_equal(back, frame)
