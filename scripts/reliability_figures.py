@@ -167,7 +167,7 @@ def render(f: dict[str, Any], summary: str, seconds: float, quick: bool) -> str:
         lines.append(f"| {s['case']} | {'yes' if s['clear_error'] else 'NO'} | {s['procore_writes']} | {recovered} |")
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(f["bad_input_outcomes"].items()))
     reasons = ", ".join(f"`{k}` {v}" for k, v in sorted(f["bad_input_reasons"].items()))
-    lines += ["", f"Bad inputs by outcome: {outcomes}. Reasons given to quarantined rows: {reasons}.", "", END]
+    lines += ["", f"Bad inputs by outcome: {outcomes}. Reasons given (rows quarantined, jobs blocked): {reasons}.", "", END]
     return "\n".join(lines)
 
 
