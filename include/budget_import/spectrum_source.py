@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -179,7 +179,11 @@ def cost_types(conn: DbConnection, company_code: str) -> dict[str, str]:
     }
 
 
-def normalise_line(row: Sequence[Any]) -> tuple[Any, ...]:
+def _strict_amount(value: object, column: str, row: Sequence[Any]) -> Decimal:
+    return db_amount(value)
+
+
+def normalise_line(row: Sequence[Any], amount: Callable[[object, str, Sequence[Any]], Decimal] = _strict_amount) -> tuple[Any, ...]:
     """One budget_lines.sql row as EXTRACT_COLUMNS values: trimmed keys, exact Decimal amounts."""
     company, job, phase, cost_type, description, uom, qty, unit_cost, estimate, jtd = row
     return (
@@ -189,10 +193,10 @@ def normalise_line(row: Sequence[Any]) -> tuple[Any, ...]:
         trim_key(cost_type),
         trim_text(description),
         trim_text(uom),
-        db_amount(qty),
-        db_amount(unit_cost),
-        db_amount(estimate),
-        db_amount(jtd),
+        amount(qty, "Original_Est_Quantity", row),
+        amount(unit_cost, "Est_Unit_Cost", row),
+        amount(estimate, "Original_Est_Cost", row),
+        amount(jtd, "Job_To_Date_Cost", row),
     )
 
 
@@ -232,19 +236,7 @@ def normalise_line_leniently(row: Sequence[Any]) -> tuple[Any, ...]:
     """normalise_line, but an amount that is no number (text, NaN, infinity, out of range: only a
     loosely typed store such as SQLite can hold one) becomes NOT_AN_AMOUNT instead of failing the
     whole extract, so the row is rejected with its reason and the job's other rows still load."""
-    company, job, phase, cost_type, description, uom, qty, unit_cost, estimate, jtd = row
-    return (
-        trim_key(company),
-        trim_key(job),
-        trim_key(phase),
-        trim_key(cost_type),
-        trim_text(description),
-        trim_text(uom),
-        _lenient_amount(qty, "Original_Est_Quantity", row),
-        _lenient_amount(unit_cost, "Est_Unit_Cost", row),
-        _lenient_amount(estimate, "Original_Est_Cost", row),
-        _lenient_amount(jtd, "Job_To_Date_Cost", row),
-    )
+    return normalise_line(row, _lenient_amount)
 
 
 def iter_budget_lines(
