@@ -410,6 +410,8 @@ def run_jobs(label: str, sample_: Sample, base_url: str, jobs: list[tuple[str, s
                 record["blocked"] = exc.reason
             record["stats"] = client.stats.as_dict()
             figures.jobs.append(record)
+            if len(jobs) >= 100 and len(figures.jobs) % (len(jobs) // 10) == 0:
+                print(f"    ... {len(figures.jobs):,}/{len(jobs):,} jobs, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     finally:
         conn.close()
     figures.wall = time.perf_counter() - started
@@ -545,9 +547,9 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
         with per_job.measure("reshape", rows):
             pipeline.reshape_stage(folder)
         plan_timed(per_job, folder, args.mode)
-    per_job_wall = time.perf_counter() - started
-    say(f"\n  validate + reshape + plan, job by job (the nightly task's path): {per_job_wall:.2f} s for {total_rows:,} lines, "
-        f"load average {os.getloadavg()[0]:.1f}")
+    per_job_wall = sum(f.seconds for f in per_job.figures.values())  # (not the set-up of the simulated Procore budget)
+    say(f"\n  validate + reshape + plan, job by job (the nightly task's path): {per_job_wall:.2f} s for {total_rows:,} lines "
+        f"({time.perf_counter() - started:.1f} s with the benchmark's own set-up), load average {os.getloadavg()[0]:.1f}")
     per_job_table = per_job.table("per stage:")
     results["stages_per_job"] = {"rows": total_rows, "wall_s": round(per_job_wall, 3), "stages": per_job_table,
                                  "peak_rss_mb": max(d["peak_rss_mb"] for d in per_job_table)}
@@ -564,9 +566,9 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
             with batched.measure("reshape", counted[folder.path.name]["rows"]):
                 pipeline.reshape_stage(folder)
             plan_timed(batched, folder, args.mode)
-        batched_wall = time.perf_counter() - started
-        say(f"\n  validate + reshape + plan, each company's jobs validated in one GE call: {batched_wall:.2f} s for {total_rows:,} lines, "
-            f"load average {os.getloadavg()[0]:.1f}")
+        batched_wall = sum(f.seconds for f in batched.figures.values())
+        say(f"\n  validate + reshape + plan, each company's jobs validated in one GE call: {batched_wall:.2f} s for {total_rows:,} lines "
+            f"({time.perf_counter() - started:.1f} s with the benchmark's own set-up), load average {os.getloadavg()[0]:.1f}")
         batched_table = batched.table("per stage:")
         results["stages_batched"] = {"rows": total_rows, "wall_s": round(batched_wall, 3), "stages": batched_table,
                                      "peak_rss_mb": max(d["peak_rss_mb"] for d in batched_table)}
@@ -686,9 +688,8 @@ def dag_overhead(args: argparse.Namespace, results: dict[str, Any]) -> None:
     overhead_job = slope - work
     tis_per_job = (b["task_instances"] - a["task_instances"]) / (b["jobs"] - a["jobs"])
     at_1000 = b["wall_s"] + (1000 - b["jobs"]) * slope
-    say(f"    slope {slope:.3f} s per extra job ({tis_per_job:.0f} task instances per job: the mapped override and additive "
-        f"tasks, one of them skipped), of which the import task's own run {work:.3f} s -> Airflow's overhead {overhead_job:.3f} s per job "
-        f"({overhead_job / tis_per_job:.3f} s per task instance)")
+    say(f"    slope {slope:.3f} s per extra job ({tis_per_job:.1f} task instances per job), of which the import task's own run "
+        f"{work:.3f} s -> Airflow's overhead {overhead_job:.3f} s per job ({overhead_job / tis_per_job:.3f} s per task instance)")
     say(f"    extrapolated to 1,000 jobs: {at_1000:.0f} s wall with `dags test`, of which {overhead_job * 1000:.0f} s is per-task overhead")
     results["dag_overhead"] = {"points": points, "slope_s_per_job": round(slope, 4), "overhead_s_per_job": round(overhead_job, 4),
                                "overhead_s_per_task_instance": round(overhead_job / tis_per_job, 4), "extrapolated_1000_jobs_s": round(at_1000, 1)}
