@@ -258,7 +258,3 @@ def iter_budget_lines(
             yield chunk
     finally:
         cursor.close()
-
-
-def amount_total(values: Sequence[Decimal]) -> Decimal:
-    return sum(values, Decimal(0))
