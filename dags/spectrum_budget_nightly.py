@@ -21,25 +21,30 @@ DOC_MD = """
 ### Nightly Spectrum -> Procore budget refresh
 
 Every active Spectrum job linked to a Procore project (project `origin_id` = `<company>|<job>`) is imported
-with the same pipeline as the manual DAG, one mapped task per job: a blocked job is reported with its
-reason and never stops the others. Schedule: `SPECTRUM_BUDGET_NIGHTLY_SCHEDULE` (cron, default 02:30 UTC).
+with the same rules as the manual DAG. `discover_jobs` finds the jobs and groups each company's into
+batches; `prepare_batch` (one mapped task per batch) checks each job's prerequisites and extracts it, then
+validates (one Great Expectations call) and reshapes the whole batch; `load_job_override` or
+`load_job_additive` (one mapped task per job, named company/job) plans and writes each job's budget. A
+blocked or failing job is reported with its reason and never stops the others.
+Schedule: `SPECTRUM_BUDGET_NIGHTLY_SCHEDULE` (cron, default 02:30 UTC).
 
 Params: **merge_mode** (`override` | `additive`), **dry_run**, **company_codes** (Spectrum companies;
-default: the keys of `extra.companies` on the `procore_api` connection).
+default: the keys of `extra.companies` on the `procore_api` connection), **jobs_per_batch** (jobs prepared
+per `prepare_batch` task, default 50).
 
 Connections: `spectrum_db` (odbc) and `procore_api` (http). Pool: `procore_api` (env `SPECTRUM_BUDGET_PROCORE_POOL`)
-bounds how many jobs call Procore at once. Each job loaded emits an event through the asset alias
+bounds how many tasks call Procore at once. Each job loaded emits an event through the asset alias
 `spectrum_budget_loaded` (asset `procore://companies/<id>/projects/<id>/budget`). A failed job's status
-file names the job and the error (failure callback). Reports: `budget_reports/runs/<run id>/summary.json`
-and one folder per job; latest status per job in `budget_reports/status/`.
+file names the job and the error. Reports: `budget_reports/runs/<run id>/summary.json` and one folder per
+job; latest status per job in `budget_reports/status/`.
 """
 
 
-def _label(job: dict) -> None:
-    """Name each mapped task instance after its job in the UI (company/job)."""
+def _label(text: str) -> None:
+    """Name the mapped task instance in the UI: company/job for a load, the batch's jobs for a batch."""
     from airflow.sdk import get_current_context
 
-    get_current_context()["job_label"] = f"{job['company_code']}/{job['job_number']}"
+    get_current_context()["task_label"] = text
 
 
 @dag(
@@ -61,6 +66,7 @@ def _label(job: dict) -> None:
         "merge_mode": Param("override", enum=["override", "additive"], description="override: Procore becomes Spectrum; additive: only add missing lines"),
         "dry_run": Param(False, type="boolean", description="Compute and report plans, write nothing"),
         "company_codes": Param([], type="array", description="Spectrum company codes (default: all mapped on the procore_api connection)"),
+        "jobs_per_batch": Param(50, type="integer", minimum=1, description="Jobs prepared (checked, extracted, validated, reshaped) per prepare_batch task"),
     },
 )
 def spectrum_budget_nightly():
@@ -70,40 +76,55 @@ def spectrum_budget_nightly():
 
         return dag_tasks.discover_jobs(params, run_id)
 
-    @task.branch
-    def choose_merge_mode(jobs: list, params=None) -> str:
-        return "import_job_override" if params["merge_mode"] == "override" else "import_job_additive"
-
-    @task(map_index_template="{{ job_label }}", pool=PROCORE_POOL, outlets=[LOADED])
-    def import_job_override(job: dict, params=None, run_id=None, outlet_events=None) -> dict:
+    @task(map_index_template="{{ task_label }}", pool=PROCORE_POOL)
+    def prepare_batch(batch: dict, params=None, run_id=None) -> list:
         from include.budget_import import dag_tasks
 
-        _label(job)
-        result = dag_tasks.import_job(job, params, run_id, "override")
+        _label(batch["label"])
+        return dag_tasks.prepare_batch(batch, params, run_id)
+
+    @task(trigger_rule="all_done")
+    def ready_jobs(prepared: list) -> list:
+        """The prepared jobs of every batch that succeeded (a failed batch's jobs are reported failed)."""
+        from include.budget_import import dag_tasks
+
+        return dag_tasks.ready_jobs(prepared)
+
+    @task.branch
+    def choose_merge_mode(jobs: list, params=None) -> str:
+        return "load_job_override" if params["merge_mode"] == "override" else "load_job_additive"
+
+    @task(map_index_template="{{ task_label }}", pool=PROCORE_POOL, outlets=[LOADED])
+    def load_job_override(job: dict, run_id=None, outlet_events=None) -> dict:
+        from include.budget_import import dag_tasks
+
+        _label(f"{job['request']['company_code']}/{job['request']['job_number']}")
+        result = dag_tasks.load_job(job, run_id, "override")
         dag_tasks.emit_loaded_asset(result, outlet_events, LOADED)
         return result
 
-    @task(map_index_template="{{ job_label }}", pool=PROCORE_POOL, outlets=[LOADED])
-    def import_job_additive(job: dict, params=None, run_id=None, outlet_events=None) -> dict:
+    @task(map_index_template="{{ task_label }}", pool=PROCORE_POOL, outlets=[LOADED])
+    def load_job_additive(job: dict, run_id=None, outlet_events=None) -> dict:
         from include.budget_import import dag_tasks
 
-        _label(job)
-        result = dag_tasks.import_job(job, params, run_id, "additive")
+        _label(f"{job['request']['company_code']}/{job['request']['job_number']}")
+        result = dag_tasks.load_job(job, run_id, "additive")
         dag_tasks.emit_loaded_asset(result, outlet_events, LOADED)
         return result
 
     @task(trigger_rule="all_done")
-    def summarise(jobs: list, run_id=None) -> dict:
+    def summarise(batches: list, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 
-        return dag_tasks.summarise_run(jobs, run_id)
+        return dag_tasks.summarise_run([job for batch in batches for job in batch["jobs"]], run_id)
 
-    jobs = discover_jobs()
+    batches = discover_jobs()
+    jobs = ready_jobs(prepare_batch.expand(batch=batches))
     branch = choose_merge_mode(jobs)
-    overridden = import_job_override.expand(job=jobs)
-    added = import_job_additive.expand(job=jobs)
+    overridden = load_job_override.expand(job=jobs)
+    added = load_job_additive.expand(job=jobs)
     branch >> [overridden, added]
-    [overridden, added] >> summarise(jobs)
+    [overridden, added] >> summarise(batches)
 
 
 spectrum_budget_nightly()

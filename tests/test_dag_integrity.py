@@ -59,7 +59,7 @@ def test_dags_import_without_errors_warnings_or_heavy_work():
     assert result["warnings"] == []
     assert all(result["docs"].values())
     assert result["params"]["spectrum_budget_import"] == ["company_code", "dry_run", "job_number", "merge_mode"]
-    assert result["params"]["spectrum_budget_nightly"] == ["company_codes", "dry_run", "merge_mode"]
+    assert result["params"]["spectrum_budget_nightly"] == ["company_codes", "dry_run", "jobs_per_batch", "merge_mode"]
 
 
 def test_nightly_dag_is_scheduled_without_catchup_and_one_run_at_a_time():
@@ -70,6 +70,11 @@ def test_nightly_dag_is_scheduled_without_catchup_and_one_run_at_a_time():
     assert nightly.catchup is False
     assert nightly.max_active_runs == 1
     assert nightly.schedule == "30 2 * * *"
+    # jobs are prepared in mapped batches, then loaded one mapped task per job on the chosen branch
+    assert nightly.task_dict["prepare_batch"].downstream_task_ids == {"ready_jobs"}
+    assert set(nightly.task_dict["choose_merge_mode"].downstream_task_ids) == {"load_job_override", "load_job_additive"}
+    assert {nightly.task_dict[t].pool for t in ("prepare_batch", "load_job_override", "load_job_additive")} == {"procore_api"}
+    assert nightly.task_dict["ready_jobs"].trigger_rule == "all_done", "a failed batch must not stop the other batches' loads"
     manual = bag.dags["spectrum_budget_import"]
     assert manual.schedule is None
     branch = manual.task_dict["choose_merge_mode"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from include.budget_import import quality
-from include.budget_import.reshape import extracted_frame, reshape
+from include.budget_import.reshape import classify, extracted_frame, reshape
 from include.budget_import.spectrum_source import cost_types, find_job, iter_budget_lines, readiness_facts
 
 
@@ -21,10 +21,11 @@ def test_every_extracted_row_gets_the_outcome_and_reason_the_oracle_expects(demo
         assert job is not None, job_spec["job_number"]
         frame = extracted_frame(iter_budget_lines(spectrum_conn, job))
         assert len(frame) == len(job_spec["lines"])
-        result = reshape(frame, quality.validate_rows(frame, list(cost_types(spectrum_conn, job.company_code))).reasons)
+        reasons = quality.validate_rows(frame, list(cost_types(spectrum_conn, job.company_code))).reasons
+        result = reshape(frame, reasons)
         got = Counter(
             (row.phase_code if isinstance(row.phase_code, str) else None, row.cost_type if isinstance(row.cost_type, str) else None, row.outcome, row.reason if isinstance(row.reason, str) else None)
-            for row in result.classified.itertuples()
+            for row in classify(frame, reasons).itertuples()
         )
         want = Counter((line["phase_code"] or None, line["cost_type"] or None, line["expected_outcome"], line["reason"]) for line in job_spec["lines"])
         assert got == want, f"job {job_spec['company_code']}/{job_spec['job_number']}"
@@ -40,9 +41,10 @@ def test_counts_add_up_every_row_is_loaded_skipped_or_rejected(demo_sample, spec
         job = find_job(spectrum_conn, job_spec["company_code"], job_spec["job_number"])
         frame = extracted_frame(iter_budget_lines(spectrum_conn, job))
         result = reshape(frame, quality.validate_rows(frame, list(cost_types(spectrum_conn, job.company_code))).reasons)
-        outcomes = Counter(result.classified["outcome"])
-        assert sum(outcomes.values()) == len(frame)
-        assert outcomes["line_item"] == len(result.line_items)
+        assert sum(result.outcomes.values()) == len(frame)
+        assert result.outcomes["line_item"] == len(result.line_items)
+        assert result.outcomes["skipped"] + result.outcomes["rejected"] == len(result.left_out)
+        assert Counter(result.left_out["outcome"]) == {k: n for k, n in result.outcomes.items() if k != "line_item" and n}
 
 
 def test_padded_job_numbers_are_found_by_their_trimmed_number(demo_sample, spectrum_conn):

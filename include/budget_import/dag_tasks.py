@@ -105,10 +105,14 @@ def report(ready: dict[str, Any], stages: dict[str, Any], params: dict[str, Any]
     return result
 
 
-# --- nightly DAG: every linked job, one mapped task per job --------------------------------------
+# --- nightly DAG: every linked job, prepared in batches, loaded one mapped task per job ----------------
+JOBS_PER_BATCH = 50  # default of the nightly's jobs_per_batch param
+
+
 def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
-    """Active Spectrum jobs that are linked to a Procore project. Unlinked ones get a 'not linked'
-    status (so they show on the Budgets page) and are not imported."""
+    """Active Spectrum jobs that are linked to a Procore project, in the batches they are prepared in
+    (one company's jobs, `jobs_per_batch` at most). Unlinked ones get a 'not linked' status (so they
+    show on the Budgets page) and are not imported."""
     hook = procore_hook()
     api = hook.get_api()
     codes = [str(c) for c in (params.get("company_codes") or hook.spectrum_company_codes())]
@@ -134,8 +138,25 @@ def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
                 company, _, job_number = origin.partition("|")
                 if company == code and job_number:
                     _record_blocked(run, company, job_number, company_id, "job_not_found")
-    log.info("%d linked active jobs to import across companies %s", len(jobs), codes)
-    return jobs
+    batches = job_batches(jobs, int(params.get("jobs_per_batch") or JOBS_PER_BATCH))
+    log.info("%d linked active jobs to import across companies %s, in %d batches", len(jobs), codes, len(batches))
+    return batches
+
+
+def job_batches(jobs: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """Consecutive jobs of one company, `size` at most, each batch labelled for the UI."""
+    if size < 1:
+        raise AirflowFailException(f"jobs_per_batch must be at least 1, not {size}")
+    by_company: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs:
+        by_company.setdefault(job["company_code"], []).append(job)
+    batches = []
+    for company, members in by_company.items():
+        for start in range(0, len(members), size):
+            part = members[start : start + size]
+            label = f"{company} jobs {part[0]['job_number']}..{part[-1]['job_number']}" if len(part) > 1 else f"{company} job {part[0]['job_number']}"
+            batches.append({"label": label, "jobs": part})
+    return batches
 
 
 def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_id: int, reason: str) -> None:
@@ -143,17 +164,48 @@ def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_
     pipeline.blocked_result(request, pipeline.JobBlockedError(reason), run.job(company_code, job_number))
 
 
-def import_job(job: dict[str, Any], params: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]:
-    request = pipeline.JobRequest(
-        company_code=job["company_code"], job_number=job["job_number"], procore_company_id=int(job["procore_company_id"]),
-        merge_mode=mode, dry_run=bool(params.get("dry_run", False)),
-    )
-    api = procore_hook().get_api()
-    with spectrum_for(request.company_code, request.job_number, "import_job") as spectrum, \
-            final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
-        result = pipeline.import_job(spectrum, api, request, RunFolder(run_id).job(request.company_code, request.job_number))
-    log.info("%s/%s: %s %s", request.company_code, request.job_number, result["status"], result.get("reason") or "")
-    result["procore_company_id"] = request.procore_company_id
+def prepare_batch(batch: dict[str, Any], params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """Prerequisites, extraction, validation and reshaping of a batch of jobs (prepare.prepare_jobs).
+    Returns the jobs ready to load. A job that fails alone is reported failed and left out; an error
+    that may pass fails the task (its retry prepares the batch again: nothing was written to Procore)."""
+    from include.budget_import.prepare import prepare_jobs
+
+    dry_run = bool(params.get("dry_run", False))
+    requests = [
+        pipeline.JobRequest(company_code=j["company_code"], job_number=j["job_number"], procore_company_id=int(j["procore_company_id"]), dry_run=dry_run)
+        for j in batch["jobs"]
+    ]
+    company, _, jobs_label = batch["label"].partition(" ")
+    try:
+        with spectrum_for(company, jobs_label, "prepare_batch") as spectrum, final_on_client_errors(f"Batch {batch['label']}"):
+            prepared = prepare_jobs(spectrum, procore_hook().get_api(), requests, RunFolder(run_id))
+    except Exception as exc:
+        run = RunFolder(run_id)
+        for request in requests:
+            if run.job(request.company_code, request.job_number).file("result.json").is_file():
+                continue  # blocked before the error: its status says why
+            write_failed_status(run_id, request.company_code, request.job_number, f"Preparing batch {batch['label']} failed: {exc}")
+        raise
+    for request, error in prepared.failed:
+        write_failed_status(run_id, request.company_code, request.job_number, f"Spectrum budget import failed for job {request.company_code}/{request.job_number}: {error}")
+    log.info("batch %s: %d ready to load, %d blocked, %d failed", batch["label"], len(prepared.prepared), len(prepared.blocked), len(prepared.failed))
+    return prepared.prepared
+
+
+def ready_jobs(prepared_batches: Any) -> list[dict[str, Any]]:
+    """Every prepared job of the batches that succeeded, in one list to map the loads over."""
+    return [job for batch in prepared_batches if batch for job in batch]
+
+
+def load_job(prepared: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]:
+    """Plan and write one prepared job's budget, then its result (one mapped task per job)."""
+    request = prepared["request"]
+    label = f"Job {request['company_code']}/{request['job_number']}"
+    folder = RunFolder(run_id).job(request["company_code"], request["job_number"])
+    with final_on_client_errors(label):
+        result = pipeline.load_prepared(procore_hook().get_api(), prepared, folder, mode)
+    log.info("%s: %s %s", label, result["status"], result.get("reason") or "")
+    result["procore_company_id"] = request["procore_company_id"]
     return {k: result.get(k) for k in ("company_code", "job_number", "status", "reason", "procore_company_id", "procore_project_id", "mode")}
 
 
@@ -260,11 +312,21 @@ def record_failure(context: dict[str, Any]) -> str:
     label = getattr(ti, "rendered_map_index", None) or ""
     company, _, job = label.partition("/") if "/" in label else (params.get("company_code", "?"), "", params.get("job_number", "?"))
     error = context.get("exception")
-    message = f"Spectrum budget import failed for job {company}/{job} in task {getattr(ti, 'task_id', '?')}: {error}"
+    task_id = getattr(ti, "task_id", "?")
+    if company == "?":  # not one job's task (a batch's, say): that task has written its jobs' statuses
+        message = f"Spectrum budget import task {task_id} {label}".rstrip() + f" failed: {error}"
+    else:
+        message = f"Spectrum budget import failed for job {company}/{job} in task {task_id}: {error}"
     log.error("%s", message)
     run_id = context.get("run_id") or getattr(ti, "run_id", "unknown")
     if company and job and company != "?":
-        RunFolder(str(run_id)).job(str(company), str(job)).write_status(
-            {"company_code": company, "job_number": job, "status": "failed", "reason": "import_failed", "message": message, "finished_at": pipeline.now_iso(), "run_id": run_id}
-        )
+        write_failed_status(str(run_id), str(company), str(job), message)
     return message
+
+
+def write_failed_status(run_id: str, company_code: str, job_number: str, message: str) -> None:
+    """The job's latest status: failed, with the error (the Budgets page shows it)."""
+    RunFolder(run_id).job(company_code, job_number).write_status(
+        {"company_code": company_code, "job_number": job_number, "status": "failed", "reason": "import_failed", "message": message,
+         "finished_at": pipeline.now_iso(), "run_id": run_id}
+    )

@@ -1,18 +1,17 @@
 """The import of one Spectrum job into its Procore project, stage by stage.
 
-Each stage reads what the previous one left in the job's run folder and returns a small JSON-able
-dict (what Airflow keeps in XCom). The manual DAG runs the stages as separate tasks; the nightly
-DAG runs `import_job` (the same stages, in one task per job) so 1,000 jobs cost 1,000 task
-instances, not 7,000.
+The manual DAG runs each stage as its own task: each reads what the previous one left in the job's run
+folder and returns a small JSON-able dict (what Airflow keeps in XCom). The nightly DAG prepares jobs in
+batches (`prepare.prepare_jobs`: prerequisites and extraction job by job, then validation and reshaping
+of the batch at once) and loads each job in its own mapped task (`load_prepared`); `import_job` is that
+same path for one job.
 
-Hand-off files between stages keep amounts exact: a frame's Decimal columns are written as their exact
-text (`str(Decimal)` round-trips every digit and pickles several times faster than Decimal objects) and
-read back as Decimals. `validate_many` validates many jobs' rows in one Great Expectations call (the
-same reports per job as `validate`); docs/performance.md has the figures.
+Tasks hand data on through the job's run folder, exactly (`handoff`); docs/performance.md has the figures.
 """
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import logging
 import os
@@ -27,16 +26,17 @@ import pandas as pd
 
 from include.budget_import import quality
 from include.budget_import.artifacts import JobFolder, RunFolder
-from include.budget_import.load import BudgetLoader, ProjectTarget, desired_lines
+from include.budget_import.handoff import read_exact_frame, read_load_input, write_exact_frame, write_load_input
+from include.budget_import.load import BudgetLoader, ProjectTarget
 from include.budget_import.money import money_text
-from include.budget_import.plan import MERGE_MODES, ExistingLine, paused_gc, plan_merge
+from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import ProcorePermissionError
 from include.budget_import.project_lock import project_lock
-from include.budget_import.reshape import extracted_frame, reshape
+from include.budget_import.reshape import ReshapeResult, extracted_frame, reshape
 from include.budget_import.snapshot import snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
-from include.budget_import.spectrum_source import AMOUNT_COLUMNS, DbConnection, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
+from include.budget_import.spectrum_source import DbConnection, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
 
 log = logging.getLogger(__name__)
 
@@ -120,27 +120,20 @@ def check_prerequisites(spectrum: DbConnection, api: ProcoreBudgetApi, request: 
     }
 
 
-# --- exact hand-off between stages ---------------------------------------------------------------
-DECIMAL_COLUMNS = {"extracted": AMOUNT_COLUMNS, "line_items": ("amount", "quantity", "unit_cost")}
+# --- reports -------------------------------------------------------------------------------------
+def write_rejects(folder: JobFolder, left_out: pd.DataFrame) -> None:
+    """rejects.csv (pandas' to_csv costs a millisecond a file before the first row: a second a night)."""
+    path = folder.file("rejects.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(left_out.columns)
+        writer.writerows(zip(*([_csv_value(v) for v in left_out[c].tolist()] for c in left_out.columns)))
 
 
-def write_exact_frame(folder: JobFolder, name: str, frame: pd.DataFrame) -> None:
-    """Write a hand-off frame with its Decimal columns as exact text (anything else is left as it is)."""
-    columns = [c for c in DECIMAL_COLUMNS.get(name, ()) if c in frame.columns]
-    if columns:
-        frame = frame.assign(**{c: pd.Series([str(v) if type(v) is Decimal else v for v in frame[c].tolist()], index=frame.index, dtype=object) for c in columns})
-    folder.write_frame(name, frame)
-
-
-def read_exact_frame(folder: JobFolder, name: str, decimals: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """A hand-off frame with its Decimal columns as Decimals again (older files already hold Decimals).
-    `decimals`: only these columns (a stage that does not compute with the others leaves them as their
-    exact text, which a later write keeps as it is and a later read turns into Decimals)."""
-    frame = folder.read_frame(name)
-    columns = [c for c in (DECIMAL_COLUMNS.get(name, ()) if decimals is None else decimals) if c in frame.columns]
-    if columns:
-        frame = frame.assign(**{c: pd.Series([Decimal(v) if type(v) is str else v for v in frame[c].tolist()], index=frame.index, dtype=object) for c in columns})
-    return frame
+def _csv_value(value: Any) -> Any:
+    """A missing value as an empty field (as pandas writes it); everything else as its text."""
+    return "" if value is None or value is pd.NA or (type(value) is float and value != value) else value
 
 
 def write_report(folder: JobFolder, name: str, payload: dict[str, Any]) -> None:
@@ -155,14 +148,19 @@ def write_report(folder: JobFolder, name: str, payload: dict[str, Any]) -> None:
 
 
 # --- stage 2: extract ----------------------------------------------------------------------------
-def extract(spectrum: DbConnection, ready: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
-    started = time.perf_counter()
+def extract_rows(spectrum: DbConnection, ready: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The job's budget lines as a frame (exact Decimals) and its company's cost types, in memory."""
     with spectrum_errors(ready["company_code"], ready["job_number"], "extract"):
         job = find_job(spectrum, ready["company_code"], ready["job_number"])
         if job is None:
             raise JobBlockedError("job_not_found")
-        frame = extracted_frame(iter_budget_lines(spectrum, job))
-        known_types = cost_types(spectrum, job.company_code)
+        return extracted_frame(iter_budget_lines(spectrum, job)), cost_types(spectrum, job.company_code)
+
+
+def extract(spectrum: DbConnection, ready: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
+    """The manual DAG's extract task: the rows, handed to the validate task through the job's folder."""
+    started = time.perf_counter()
+    frame, known_types = extract_rows(spectrum, ready)
     write_exact_frame(folder, "extracted", frame)
     folder.write_json("cost_types.json", known_types)
     return {"extracted": len(frame), "seconds": round(time.perf_counter() - started, 3)}
@@ -170,70 +168,47 @@ def extract(spectrum: DbConnection, ready: dict[str, Any], folder: JobFolder) ->
 
 # --- stage 3: validate ---------------------------------------------------------------------------
 def validate(folder: JobFolder) -> dict[str, Any]:
+    """The manual DAG's validate task: each row's reason (if any) handed to the reshape task."""
     started = time.perf_counter()
     frame = read_exact_frame(folder, "extracted", decimals=("original_estimate", "jtd_cost"))
     known = list(folder.read_json("cost_types.json"))
     result = quality.validate_rows(frame, known)
-    return _validated(folder, len(frame), result, started)
-
-
-def _validated(folder: JobFolder, rows: int, result: quality.RowValidation, started: float) -> dict[str, Any]:
     folder.write_json("row_reasons.json", {str(k): v for k, v in result.reasons.items()})
-    report = {
+    return validation_report(folder, len(frame), result, time.perf_counter() - started)
+
+
+def validation_report(folder: JobFolder, rows: int, result: quality.RowValidation, seconds: float) -> dict[str, Any]:
+    """validation.json (every expectation, its counts and failing rows) and the stage's figures."""
+    write_report(folder, "validation.json", {
         "suite": "spectrum_budget_lines",
         "rows": rows,
         "success": all(r.success for r in result.results),
         "expectations": [r.as_dict() for r in result.results],
-    }
-    folder.write_json("validation.json", report)
+    })
     counts: dict[str, int] = {}
     for reason in result.reasons.values():
         counts[reason] = counts.get(reason, 0) + 1
-    return {"rows": rows, "by_reason": counts, "seconds": round(time.perf_counter() - started, 3)}
-
-
-def validate_many(folders: list[JobFolder]) -> dict[str, dict[str, Any]]:
-    """`validate` for many extracted jobs, one Great Expectations call per company (one set of known
-    cost types) instead of one per job: the same files and figures per job as `validate` writes. Keyed
-    by job folder name; each job's `seconds` is its share of its company's validation."""
-    out: dict[str, dict[str, Any]] = {}
-    groups: dict[tuple[str, ...], list[JobFolder]] = {}
-    for folder in folders:
-        known = tuple(folder.read_json("cost_types.json"))
-        groups.setdefault((folder.company_code, *known), []).append(folder)
-    for (_, *known), members in groups.items():
-        started = time.perf_counter()
-        frames = {folder.path.name: read_exact_frame(folder, "extracted", decimals=("original_estimate", "jtd_cost")) for folder in members}
-        results = quality.validate_rows_many(frames, list(known))
-        share = (time.perf_counter() - started) / len(members)
-        for folder in members:
-            out[folder.path.name] = _validated(folder, len(frames[folder.path.name]), results[folder.path.name], time.perf_counter() - share)
-    return out
+    return {"rows": rows, "by_reason": counts, "seconds": round(seconds, 3)}
 
 
 # --- stage 4: reshape ----------------------------------------------------------------------------
-REJECT_COLUMNS = ["row_id", "company_code", "job_number", "phase_code", "cost_type", "description", "original_estimate", "jtd_cost", "outcome", "reason", "message"]
-
-
 def reshape_stage(folder: JobFolder) -> dict[str, Any]:
+    """The manual DAG's reshape task."""
     started = time.perf_counter()
     # reshape computes with the estimate only; the other amounts go on as exact text (rejects.csv prints
     # the same digits, and the load reads line_items' amounts back as Decimals)
     frame = read_exact_frame(folder, "extracted", decimals=("original_estimate",))
     reasons = {int(k): v for k, v in folder.read_json("row_reasons.json").items()}
-    result = reshape(frame, reasons)
-    # (every row's outcome is extracted.pkl + row_reasons.json; the left-out rows are in rejects.csv)
-    write_exact_frame(folder, "line_items", result.line_items)
-    folder.write_frame("cost_codes", result.cost_codes)
-    left_out = result.classified[result.classified["outcome"] != "line_item"][REJECT_COLUMNS]
-    left_out.to_csv(folder.file("rejects.csv"), index=False)
-    outcomes = result.classified["outcome"].value_counts().to_dict()
-    return {
-        "line_items": int(outcomes.get("line_item", 0)),
-        "skipped": int(outcomes.get("skipped", 0)),
-        "rejected": int(outcomes.get("rejected", 0)),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return reshape_report(folder, reshape(frame, reasons), folder.read_json("cost_types.json"), time.perf_counter() - started)
+
+
+def reshape_report(folder: JobFolder, result: ReshapeResult, cost_types: dict[str, str], seconds: float) -> dict[str, Any]:
+    """What the load reads (one file) and rejects.csv: every row left out, with its reason (every row's
+    outcome is the extract plus its reason; the loaded ones are in plan.json)."""
+    write_load_input(folder, result.line_items, result.cost_codes, cost_types)
+    write_rejects(folder, result.left_out)
+    counts = result.outcomes
+    return {"line_items": counts["line_item"], "skipped": counts["skipped"], "rejected": counts["rejected"], "seconds": round(seconds, 3)}
 
 
 # --- stage 5: plan and load ----------------------------------------------------------------------
@@ -271,12 +246,6 @@ class RunCompanyFacts:
             raise
 
 
-def desired_from(line_items: pd.DataFrame) -> list[Any]:
-    """load.desired_lines over the frame's columns as lists (iterating pandas 3 columns costs ~1 us a value)."""
-    with paused_gc():
-        return desired_lines({c: line_items[c].tolist() for c in ("cost_code", "cost_type", "amount", "description")})
-
-
 def _target(ready: dict[str, Any]) -> ProjectTarget:
     return ProjectTarget(ready["company_code"], ready["job_number"], int(ready["procore_company_id"]), int(ready["procore_project_id"]))
 
@@ -293,16 +262,14 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode:
     """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines."""
     started = time.perf_counter()
     loader = BudgetLoader(api, _target(ready), RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
-    line_items = read_exact_frame(folder, "line_items", decimals=("amount",))
-    cost_codes = folder.read_frame("cost_codes")
-    type_names = folder.read_json("cost_types.json")
-    desired = desired_from(line_items)
+    load_input = read_load_input(folder)
+    desired = load_input.desired()
     created_types: list[str] = []
     created_codes: list[str] = []
     try:
         if not dry_run:
-            created_types = loader.ensure_line_item_types({ct: type_names.get(ct, ct) for ct in sorted(set(line_items["cost_type"]))})
-            created_codes = loader.ensure_cost_codes(dict(zip(cost_codes["cost_code"], cost_codes["description"])))
+            created_types = loader.ensure_line_item_types(load_input.line_item_types())
+            created_codes = loader.ensure_cost_codes(load_input.cost_codes)
         mapping = pd.DataFrame(loader.resolved_ids(desired, dry_run), columns=["cost_code", "cost_type", "cost_code_id", "line_item_type_id"])
         mapping_results = quality.validate_line_items(mapping)
         folder.write_json("line_item_validation.json", [r.as_dict() for r in mapping_results])
@@ -393,16 +360,27 @@ def finished_result(request: JobRequest, ready: dict[str, Any], stages: dict[str
     return result
 
 
-def import_job(spectrum: DbConnection, api: ProcoreBudgetApi, request: JobRequest, folder: JobFolder) -> dict[str, Any]:
-    """All stages for one job. A blocked job returns its reason; real failures raise."""
+def load_prepared(api: ProcoreBudgetApi, prepared: dict[str, Any], folder: JobFolder, mode: str) -> dict[str, Any]:
+    """The load of a job `prepare.prepare_jobs` prepared into `folder`, and the job's result (the
+    nightly's mapped task)."""
+    request = JobRequest(**{**prepared["request"], "merge_mode": mode})
+    ready = prepared["ready"]
     try:
-        ready = check_prerequisites(spectrum, api, request)
-        stages: dict[str, Any] = {"extract": extract(spectrum, ready, folder)}
-        stages["validate"] = validate(folder)
-        stages["reshape"] = reshape_stage(folder)
-        stages["load"] = load(api, ready, folder, request.merge_mode, request.dry_run)
+        loaded = load(api, ready, folder, request.merge_mode, request.dry_run)
     except JobBlockedError as exc:
         log.warning("%s/%s blocked: %s", request.company_code, request.job_number, exc)
         return blocked_result(request, exc, folder)
-    return finished_result(request, ready, stages, folder)
+    return finished_result(request, ready, {**prepared["stages"], "load": loaded}, folder)
 
+
+def import_job(spectrum: DbConnection, api: ProcoreBudgetApi, request: JobRequest, folder: JobFolder) -> dict[str, Any]:
+    """All stages for one job: the nightly's path for a batch of one. A blocked job returns its reason;
+    real failures raise."""
+    from include.budget_import.prepare import prepare_jobs
+
+    batch = prepare_jobs(spectrum, api, [request], folder.run)
+    for _, error in batch.failed:
+        raise error
+    if batch.blocked:
+        return batch.blocked[0]
+    return load_prepared(api, batch.prepared[0], folder, request.merge_mode)

@@ -133,16 +133,13 @@ def ge_outcomes(frame: pd.DataFrame, checks: list[tuple[str, Any]], id_column: s
     return lean, outcomes
 
 
-def _failing_rows(lean: pd.DataFrame, columns: list[str], ids: list[int], id_column: str, shown_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    """The first failing rows as {column: value, ..., id_column: id} (`shown_ids`: the ids to print)."""
+def _failing_rows(lean: pd.DataFrame, columns: list[str], ids: list[int], id_column: str) -> list[dict[str, Any]]:
+    """The first failing rows as {column: value, ..., id_column: id}."""
     picked = ids[:SAMPLE_SIZE]
     if not picked:
         return []
     values = lean.loc[picked, columns]
-    return [
-        _jsonable({**dict(zip(columns, row)), id_column: shown})
-        for row, shown in zip(values.itertuples(index=False, name=None), shown_ids or picked)
-    ]
+    return [_jsonable({**dict(zip(columns, row)), id_column: shown}) for row, shown in zip(values.itertuples(index=False, name=None), picked)]
 
 
 def run_suite(
@@ -290,55 +287,51 @@ def _reasons(outcomes: list[CheckOutcome]) -> dict[int, str]:
 
 def validate_rows(extracted: pd.DataFrame, known_cost_types: list[str]) -> RowValidation:
     """Run the row suite and give each failing row the reason of the first rule it breaks."""
-    if extracted.empty:
-        return RowValidation(reasons={}, results=[])
-    checked = validation_frame(extracted)
-    lean, outcomes = ge_outcomes(checked, row_checks(known_cost_types))
-    reasons = _reasons(outcomes)
-    _assert_precision_rule_agrees(checked, reasons)
-    results = [
-        ExpectationResult(rule=o.rule, expectation=o.expectation, kwargs=o.kwargs, success=o.success, unexpected_count=o.unexpected_count,
-                          element_count=o.element_count, failing_rows=_failing_rows(lean, o.columns, o.ids, "row_id"))
-        for o in outcomes
-    ]
-    return RowValidation(reasons=reasons, results=results)
+    return validate_rows_many({0: extracted}, known_cost_types)[0]
 
 
 def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types: list[str]) -> dict[Hashable, RowValidation]:
     """`validate_rows` for many jobs of one company (one set of known cost types) in one GE call.
 
-    Each job gets exactly what `validate_rows` would give it: its rows' reasons by its own row ids, and
-    per expectation its own failing count, row count and failing rows. The duplicate rule's key holds
-    company and job, so no duplicate spans two jobs; every other rule looks at one row at a time."""
+    Each job gets exactly what validating it alone would give it: its rows' reasons by its own row ids,
+    and per expectation its own failing count, row count and failing rows. The duplicate rule's key
+    holds company and job, so no duplicate spans two jobs; every other rule looks at one row at a time."""
     out: dict[Hashable, RowValidation] = {key: RowValidation(reasons={}, results=[]) for key, f in frames.items() if f.empty}
     parts = [(key, f) for key, f in frames.items() if not f.empty]
     if not parts:
         return out
-    together = pd.concat([f for _, f in parts], ignore_index=True)
+    together = pd.concat([f for _, f in parts], ignore_index=True) if len(parts) > 1 else parts[0][1].reset_index(drop=True)
     local_ids = together["row_id"].to_numpy(dtype="int64").copy()
-    together["row_id"] = np.arange(len(together), dtype="int64")
+    together["row_id"] = np.arange(len(together), dtype="int64")  # the batch's row id is the row's position
     starts = np.cumsum([0] + [len(f) for _, f in parts])
     checked = validation_frame(together)
     lean, outcomes = ge_outcomes(checked, row_checks(known_cost_types))
     _assert_precision_rule_agrees(checked, _reasons(outcomes))
-    # split every outcome's failing ids by job (ids ascend with the frame, so each job's are a slice)
+    # each outcome's failing ids split by job (ids ascend with the frame, so each job's are one slice)
     per_job: list[list[CheckOutcome]] = [[] for _ in parts]
+    samples: list[list[list[dict[str, Any]]]] = [[] for _ in parts]
     for o in outcomes:
         ids = np.sort(np.asarray(o.ids, dtype="int64"))
         cuts = np.searchsorted(ids, starts)
+        slices = [ids[cuts[n] : cuts[n + 1]] for n in range(len(parts))]
         for n, (_, f) in enumerate(parts):
-            job_ids = ids[cuts[n] : cuts[n + 1]].tolist()
+            job_ids = slices[n].tolist()
             per_job[n].append(CheckOutcome(o.rule, o.expectation, o.kwargs, not job_ids, len(job_ids), len(f), job_ids, o.columns))
+        # every job's sample of failing rows in one lookup (the batch's ids are positions in `lean`)
+        picked = [s[:SAMPLE_SIZE] for s in slices]
+        values = lean[o.columns].take(np.concatenate(picked)).itertuples(index=False, name=None) if any(len(p) for p in picked) else iter(())
+        for n, ids_n in enumerate(picked):
+            samples[n].append([
+                _jsonable({**dict(zip(o.columns, row)), "row_id": int(local_ids[i])}) for i, row in zip(ids_n.tolist(), values)
+            ])
     for n, (key, _) in enumerate(parts):
-        job_outcomes = per_job[n]
-        global_reasons = _reasons(job_outcomes)
+        reasons = _reasons(per_job[n])
         out[key] = RowValidation(
-            reasons={int(local_ids[i]): reason for i, reason in global_reasons.items()},
+            reasons={int(local_ids[i]): reason for i, reason in reasons.items()},
             results=[
                 ExpectationResult(rule=o.rule, expectation=o.expectation, kwargs=o.kwargs, success=o.success, unexpected_count=o.unexpected_count,
-                                  element_count=o.element_count,
-                                  failing_rows=_failing_rows(lean, o.columns, o.ids, "row_id", [int(local_ids[i]) for i in o.ids[:SAMPLE_SIZE]]))
-                for o in job_outcomes
+                                  element_count=o.element_count, failing_rows=rows)
+                for o, rows in zip(per_job[n], samples[n])
             ],
         )
     return out
@@ -347,9 +340,11 @@ def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types
 def _assert_precision_rule_agrees(checked: pd.DataFrame, reasons: dict[int, str]) -> None:
     """Guard: no amount with digits beyond cents may pass the rules, whatever GE matched (reshape checks
     each line item's amount again, exactly, when it rounds it to cents)."""
-    for row_id, est, jtd in zip(checked["row_id"].tolist(), checked["original_estimate_beyond_cents"].tolist(), checked["jtd_cost_beyond_cents"].tolist()):
-        if (est or jtd) and int(row_id) not in reasons:
-            raise AssertionError(f"row {row_id} has a sub-cent amount but passed the precision rule")
+    sub_cent = (checked["original_estimate_beyond_cents"] != "") | (checked["jtd_cost_beyond_cents"] != "")
+    passed = ~checked["row_id"].isin(list(reasons))
+    escaped = checked["row_id"][sub_cent & passed].tolist()
+    if escaped:
+        raise AssertionError(f"row {escaped[0]} has a sub-cent amount but passed the precision rule")
 
 
 def validate_job_facts(estimates_posted: bool, budget_locked: bool) -> tuple[str | None, list[ExpectationResult]]:

@@ -27,7 +27,8 @@ import pyodbc
 import pytest
 
 from include.budget_import.artifacts import RunFolder
-from include.budget_import.load import BudgetLoader, ProjectTarget, desired_lines
+from include.budget_import.handoff import LOAD_INPUT, read_load_input
+from include.budget_import.load import BudgetLoader, ProjectTarget
 from include.budget_import.pipeline import JobRequest, import_job
 from include.budget_import.plan import plan_merge
 from tests.reliability.harness import (
@@ -170,11 +171,11 @@ def run_scenario(emu, sample, tmp_path, scenario: Scenario, seed: int) -> None:
     # re-planning every job against Procore as it now stands finds nothing left to write
     for (company, job), mode in modes.items():
         folder = run.job(company, job)
-        if not folder.file("line_items.pkl").is_file():
+        if not folder.file(LOAD_INPUT).is_file():
             continue
         spec = job_spec(manifest, company, job)
         loader = BudgetLoader(make_api(url), ProjectTarget(company, job, COMPANY_IDS[company], spec["procore_project_id"]))
-        left = plan_merge(desired_lines(folder.read_frame("line_items")), loader.existing_lines(), mode)
+        left = plan_merge(read_load_input(folder).desired(), loader.existing_lines(), mode)
         if left.write_count:
             problems.append(f"{company}/{job}: a re-import would still write {left.counts()}")
     # a real limit is met as 429s (counted by the client) or as pauses before the window was spent

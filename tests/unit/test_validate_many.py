@@ -9,7 +9,7 @@ import pandas as pd
 
 from include.budget_import import quality
 from include.budget_import.artifacts import RunFolder
-from include.budget_import.pipeline import read_exact_frame, write_exact_frame
+from include.budget_import.handoff import read_exact_frame, write_exact_frame
 from include.budget_import.reshape import extracted_frame
 
 D = Decimal

@@ -1,0 +1,76 @@
+"""What one task hands the next through the job's run folder, exactly (amounts never pass through float).
+
+- The manual DAG's extract -> validate -> reshape tasks hand the extracted frame on (`write_exact_frame` /
+  `read_exact_frame`): its Decimal columns as their exact text (`str(Decimal)` round-trips every digit and
+  pickles several times faster than Decimal objects), read back as Decimals.
+- Every path hands the load its input in one file (`LoadInput`): the line items as plain columns, the cost
+  codes Procore needs and the cost types' names. Plain lists, not a pandas frame: a 1,000-line job's
+  input pickles in a fraction of a millisecond (a frame takes several), which a nightly of 1,000 jobs pays
+  twice per job (docs/performance.md).
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from include.budget_import.artifacts import JobFolder
+from include.budget_import.load import desired_lines
+from include.budget_import.plan import DesiredLine, paused_gc
+from include.budget_import.spectrum_source import AMOUNT_COLUMNS
+
+LOAD_INPUT = "load_input.pkl"
+LOAD_COLUMNS = ("cost_code", "cost_type", "amount", "description")  # what the load reads of a line item
+
+
+def write_exact_frame(folder: JobFolder, name: str, frame: pd.DataFrame) -> None:
+    """Write a hand-off frame with its Decimal amount columns as exact text (anything else as it is)."""
+    columns = [c for c in AMOUNT_COLUMNS if c in frame.columns]
+    if columns:
+        frame = frame.assign(**{c: pd.Series([str(v) if type(v) is Decimal else v for v in frame[c].tolist()], index=frame.index, dtype=object) for c in columns})
+    folder.write_frame(name, frame)
+
+
+def read_exact_frame(folder: JobFolder, name: str, decimals: tuple[str, ...] = AMOUNT_COLUMNS) -> pd.DataFrame:
+    """A hand-off frame with its `decimals` columns as Decimals again. A stage that does not compute with
+    the other amounts leaves them as their exact text, which a later write keeps as it is."""
+    frame = folder.read_frame(name)
+    columns = [c for c in decimals if c in frame.columns]
+    if columns:
+        frame = frame.assign(**{c: pd.Series([Decimal(v) if type(v) is str else v for v in frame[c].tolist()], index=frame.index, dtype=object) for c in columns})
+    return frame
+
+
+@dataclass(frozen=True)
+class LoadInput:
+    line_items: dict[str, list[Any]]  # LOAD_COLUMNS; amounts as exact text
+    cost_codes: dict[str, str]  # cost code -> description: every code Procore needs (line items and JTD-only rows)
+    cost_types: dict[str, str]  # cost type -> its name in Spectrum (a missing line item type is created with it)
+
+    def desired(self) -> list[DesiredLine]:
+        with paused_gc():
+            return desired_lines(self.line_items)
+
+    def line_item_types(self) -> dict[str, str]:
+        """The cost types the line items use, with their names."""
+        return {ct: self.cost_types.get(ct, ct) for ct in sorted(set(self.line_items["cost_type"]))}
+
+
+def write_load_input(folder: JobFolder, line_items: pd.DataFrame, cost_codes: pd.DataFrame, cost_types: dict[str, str]) -> None:
+    columns = {c: line_items[c].tolist() for c in LOAD_COLUMNS}
+    columns["amount"] = [str(v) for v in columns["amount"]]
+    payload = {"line_items": columns, "cost_codes": dict(zip(cost_codes["cost_code"].tolist(), cost_codes["description"].tolist())),
+               "cost_types": dict(cost_types)}
+    path = folder.file(LOAD_INPUT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)  # atomic: a retried load never reads half a file
+
+
+def read_load_input(folder: JobFolder) -> LoadInput:
+    payload = pickle.loads(folder.file(LOAD_INPUT).read_bytes())
+    return LoadInput(line_items=payload["line_items"], cost_codes=payload["cost_codes"], cost_types=payload["cost_types"])

@@ -1,0 +1,145 @@
+"""Prepare many jobs for their load at once: the nightly's path (and `pipeline.import_job`'s, as a batch of one).
+
+Prerequisites and extraction run job by job; validation (Great Expectations) and reshaping (pandas) run
+once per batch of extracted jobs of one company. Great Expectations costs about 0.1 s per validation
+call whatever the rows, so a job per call cost the nightly 100 s at 1,000 jobs; a batch costs it once
+(docs/performance.md). Every job still gets its own reports and figures, exactly as if it had been
+prepared alone, and the file its load reads (`handoff.LoadInput`).
+
+A job that is blocked gets its blocked result and status. A job whose own data or Procore project
+refuses it in a way a retry will not heal (Spectrum data to fix, a 4xx from Procore for that project)
+is reported as failed and left out; the batch goes on. Anything that may pass (Spectrum or Procore
+unreachable) raises, so Airflow retries the batch: preparing writes nothing to Procore, so a retry is
+harmless.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from include.budget_import import quality
+from include.budget_import.artifacts import JobFolder, RunFolder
+from include.budget_import.pipeline import (
+    JobBlockedError,
+    JobRequest,
+    blocked_result,
+    check_prerequisites,
+    extract_rows,
+    reshape_report,
+    validation_report,
+)
+from include.budget_import.procore.api import ProcoreBudgetApi
+from include.budget_import.procore.errors import ProcoreAuthError, ProcoreError
+from include.budget_import.reshape import reshape_many
+from include.budget_import.spectrum_source import DbConnection, SpectrumDataError
+
+log = logging.getLogger(__name__)
+
+# Rows validated and reshaped together: bounds the batch's memory (about 1.2 KB a row while it is
+# validated) whatever the jobs' sizes; a job is never split.
+ROWS_PER_VALIDATION = 250_000
+
+
+@dataclass
+class ExtractedJob:
+    request: JobRequest
+    ready: dict[str, Any]
+    folder: JobFolder
+    frame: pd.DataFrame
+    cost_types: dict[str, str]
+    extract: dict[str, Any]
+
+
+@dataclass
+class PreparedBatch:
+    prepared: list[dict[str, Any]] = field(default_factory=list)  # ready to load: request, ready, stages
+    blocked: list[dict[str, Any]] = field(default_factory=list)  # blocked results (already reported)
+    failed: list[tuple[JobRequest, Exception]] = field(default_factory=list)  # errors a retry will not heal
+
+
+def job_specific(error: Exception) -> bool:
+    """An error that concerns this job alone and will not heal on retry (see the module docstring).
+    Refused credentials concern every job: they fail the batch instead."""
+    if isinstance(error, SpectrumDataError):
+        return True
+    return isinstance(error, ProcoreError) and not isinstance(error, ProcoreAuthError) and error.status is not None and 400 <= error.status < 500
+
+
+def prepare_jobs(
+    spectrum: DbConnection, api: ProcoreBudgetApi, requests: Sequence[JobRequest], run: RunFolder,
+    rows_per_validation: int = ROWS_PER_VALIDATION,
+) -> PreparedBatch:
+    batch = PreparedBatch()
+    pending: list[ExtractedJob] = []
+    for extracted in _extracted_jobs(spectrum, api, requests, run, batch):
+        pending.append(extracted)
+        if sum(len(e.frame) for e in pending) >= rows_per_validation:
+            batch.prepared += validate_and_reshape(pending)
+            pending = []
+    if pending:
+        batch.prepared += validate_and_reshape(pending)
+    return batch
+
+
+def _extracted_jobs(
+    spectrum: DbConnection, api: ProcoreBudgetApi, requests: Sequence[JobRequest], run: RunFolder, batch: PreparedBatch
+) -> Iterator[ExtractedJob]:
+    cost_types_by_company: dict[str, dict[str, str]] = {}
+    for request in requests:
+        folder = run.job(request.company_code, request.job_number)
+        started = time.perf_counter()
+        try:
+            ready = check_prerequisites(spectrum, api, request)
+            extract_started = time.perf_counter()
+            frame, known = extract_rows(spectrum, ready)
+        except JobBlockedError as exc:
+            log.warning("%s/%s blocked: %s", request.company_code, request.job_number, exc)
+            batch.blocked.append(blocked_result(request, exc, folder))
+            continue
+        except Exception as exc:
+            if not job_specific(exc):
+                raise
+            log.error("%s/%s cannot be prepared: %s", request.company_code, request.job_number, exc)
+            batch.failed.append((request, exc))
+            continue
+        known = cost_types_by_company.setdefault(ready["company_code"], known)
+        figures = {"extracted": len(frame), "seconds": round(time.perf_counter() - extract_started, 3),
+                   "prerequisites_seconds": round(extract_started - started, 3)}
+        yield ExtractedJob(request, ready, folder, frame, known, figures)
+
+
+def validate_and_reshape(jobs: Sequence[ExtractedJob]) -> list[dict[str, Any]]:
+    """One GE validation per set of known cost types (a company's), one reshape for all; each job's
+    reports written to its folder. Each job's `seconds` is its share of the batch's time."""
+    prepared: dict[int, dict[str, Any]] = {}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for n, job in enumerate(jobs):
+        groups.setdefault(tuple(sorted(job.cost_types)), []).append(n)
+    for known, members in groups.items():
+        started = time.perf_counter()
+        validations = quality.validate_rows_many({n: jobs[n].frame for n in members}, list(known))
+        validated = time.perf_counter()
+        reshaped = reshape_many([jobs[n].frame for n in members], [validations[n].reasons for n in members])
+        validate_share = (validated - started) / len(members)
+        reshape_share = (time.perf_counter() - validated) / len(members)
+        for n, result in zip(members, reshaped):
+            job = jobs[n]
+            writing = time.perf_counter()
+            validated_figures = validation_report(job.folder, len(job.frame), validations[n], validate_share)
+            reshaping = time.perf_counter()
+            reshaped_figures = reshape_report(job.folder, result, job.cost_types, reshape_share)
+            validated_figures["seconds"] = round(validate_share + reshaping - writing, 3)  # + its own report's writing
+            reshaped_figures["seconds"] = round(reshape_share + time.perf_counter() - reshaping, 3)
+            stages = {"extract": job.extract, "validate": validated_figures, "reshape": reshaped_figures}
+            prepared[n] = {"request": _request_fields(job.request), "ready": job.ready, "stages": stages}
+    return [prepared[n] for n in range(len(jobs))]
+
+
+def _request_fields(request: JobRequest) -> dict[str, Any]:
+    return {"company_code": request.company_code, "job_number": request.job_number, "procore_company_id": request.procore_company_id,
+            "merge_mode": request.merge_mode, "dry_run": request.dry_run}
