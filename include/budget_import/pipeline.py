@@ -36,7 +36,7 @@ from include.budget_import.project_lock import project_lock
 from include.budget_import.reshape import ReshapeResult, extracted_frame, reshape
 from include.budget_import.snapshot import snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
-from include.budget_import.spectrum_source import DbConnection, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
+from include.budget_import.spectrum_source import DbConnection, SpectrumJob, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
 
 log = logging.getLogger(__name__)
 
@@ -148,21 +148,33 @@ def write_report(folder: JobFolder, name: str, payload: dict[str, Any]) -> None:
 
 
 # --- stage 2: extract ----------------------------------------------------------------------------
-def extract_rows(spectrum: DbConnection, ready: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The job's budget lines as a frame (exact Decimals) and its company's cost types, in memory."""
-    with spectrum_errors(ready["company_code"], ready["job_number"], "extract"):
-        job = find_job(spectrum, ready["company_code"], ready["job_number"])
-        if job is None:
-            raise JobBlockedError("job_not_found")
-        return extracted_frame(iter_budget_lines(spectrum, job)), cost_types(spectrum, job.company_code)
+def ready_job(ready: dict[str, Any]) -> SpectrumJob:
+    """The Spectrum job the prerequisites found (its stored, padded number is the key the queries seek on)."""
+    return SpectrumJob(company_code=ready["company_code"], job_number=ready["job_number"], stored_job_number=ready["stored_job_number"],
+                       master_job=ready.get("master_job"), description=ready.get("job_description"), status_code="A")
+
+
+def extract_lines(spectrum: DbConnection, job: SpectrumJob) -> pd.DataFrame:
+    """The job's budget lines as a frame, exact Decimals, in memory."""
+    with spectrum_errors(job.company_code, job.job_number, "extract"):
+        return extracted_frame(iter_budget_lines(spectrum, job))
+
+
+def company_cost_types(spectrum: DbConnection, job: SpectrumJob) -> dict[str, str]:
+    with spectrum_errors(job.company_code, job.job_number, "extract"):
+        return cost_types(spectrum, job.company_code)
 
 
 def extract(spectrum: DbConnection, ready: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
     """The manual DAG's extract task: the rows, handed to the validate task through the job's folder."""
     started = time.perf_counter()
-    frame, known_types = extract_rows(spectrum, ready)
+    with spectrum_errors(ready["company_code"], ready["job_number"], "extract"):
+        job = find_job(spectrum, ready["company_code"], ready["job_number"])  # (still there since the prerequisites task?)
+    if job is None:
+        raise JobBlockedError("job_not_found")
+    frame = extract_lines(spectrum, job)
     write_exact_frame(folder, "extracted", frame)
-    folder.write_json("cost_types.json", known_types)
+    folder.write_json("cost_types.json", company_cost_types(spectrum, job))
     return {"extracted": len(frame), "seconds": round(time.perf_counter() - started, 3)}
 
 

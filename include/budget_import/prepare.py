@@ -29,7 +29,9 @@ from include.budget_import.pipeline import (
     JobRequest,
     blocked_result,
     check_prerequisites,
-    extract_rows,
+    company_cost_types,
+    extract_lines,
+    ready_job,
     reshape_report,
     validation_report,
 )
@@ -96,7 +98,10 @@ def _extracted_jobs(
         try:
             ready = check_prerequisites(spectrum, api, request)
             extract_started = time.perf_counter()
-            frame, known = extract_rows(spectrum, ready)
+            job = ready_job(ready)
+            frame = extract_lines(spectrum, job)
+            if job.company_code not in cost_types_by_company:  # one query per company and batch
+                cost_types_by_company[job.company_code] = company_cost_types(spectrum, job)
         except JobBlockedError as exc:
             log.warning("%s/%s blocked: %s", request.company_code, request.job_number, exc)
             batch.blocked.append(blocked_result(request, exc, folder))
@@ -107,7 +112,7 @@ def _extracted_jobs(
             log.error("%s/%s cannot be prepared: %s", request.company_code, request.job_number, exc)
             batch.failed.append((request, exc))
             continue
-        known = cost_types_by_company.setdefault(ready["company_code"], known)
+        known = cost_types_by_company[job.company_code]
         figures = {"extracted": len(frame), "seconds": round(time.perf_counter() - extract_started, 3),
                    "prerequisites_seconds": round(extract_started - started, 3)}
         yield ExtractedJob(request, ready, folder, frame, known, figures)

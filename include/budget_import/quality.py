@@ -179,11 +179,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _amount_text(amount: Decimal) -> str:
-    text = str(amount)  # exact; the same as f"{amount:f}" unless it is in exponent form
-    return format(amount, "f") if "E" in text else text
-
-
 def _beyond_cents(amount: Decimal) -> str:
     """The amount's digits beyond the cents, trailing zeros dropped: '' for 12.5000, '75' for 1234.5675."""
     text = str(amount)
@@ -225,15 +220,6 @@ def _key_well_formed(value: Any, max_length: int) -> bool:
     if not isinstance(value, str):
         return True
     return len(value) <= max_length and not any(unicodedata.category(ch) in KEY_FORBIDDEN_CATEGORIES for ch in value)
-
-
-def _amounts_valid(estimate: Decimal, jtd: Decimal) -> bool:
-    """Finite amounts (extraction turns an unreadable one into NaN), the estimate within DECIMAL(15,4)."""
-    return estimate.is_finite() and jtd.is_finite() and abs(estimate) < ESTIMATE_LIMIT
-
-
-def _sign(amount: Decimal) -> int:
-    return 0 if amount.is_nan() else (amount > 0) - (amount < 0)
 
 
 def _per_value(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:

@@ -76,7 +76,8 @@ def reshape_many(frames: Sequence[pd.DataFrame], reasons: Sequence[dict[int, str
     position in its job's extract (`extracted_frame`)."""
     lengths = [len(f) for f in frames]
     starts = np.cumsum([0, *lengths])
-    together = pd.concat(list(frames), ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    present = [f for f in frames if len(f)] or list(frames[:1])  # (an empty extract has no column types to concatenate)
+    together = pd.concat(present, ignore_index=True) if len(present) > 1 else present[0].reset_index(drop=True)
     job = np.repeat(np.arange(len(frames)), lengths)
     position = np.arange(len(together), dtype="int64")
     local_ids = together["row_id"].to_numpy(dtype="int64") if len(together) else position
@@ -115,7 +116,7 @@ def reshape_many(frames: Sequence[pd.DataFrame], reasons: Sequence[dict[int, str
         .sort_values(["_job", "cost_code"], kind="stable")
     )
     left_out = classified.loc[~is_item, LEFT_OUT_COLUMNS]
-    outcome_codes = pd.Categorical(classified["outcome"], categories=list(OUTCOMES)).codes.astype("int64")
+    outcome_codes = np.where(is_item, 0, np.where((classified["outcome"] == "skipped").to_numpy(), 1, 2))  # OUTCOMES order
     counts = np.bincount(job * len(OUTCOMES) + outcome_codes, minlength=len(frames) * len(OUTCOMES)).reshape(-1, len(OUTCOMES))
     jobs = np.arange(len(frames) + 1)
     item_cuts = np.searchsorted(line_items["_job"].to_numpy(), jobs)

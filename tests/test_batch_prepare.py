@@ -1,0 +1,117 @@
+"""The nightly prepares jobs in batches (one validation and one reshape per batch); each job must get
+exactly what preparing it alone gives: the same reports, the same load input, the same figures. Real
+runs: the sample Spectrum database through the SQLite ODBC driver, the Procore emulator over HTTP."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyodbc
+import pytest
+import requests
+
+from include.budget_import import quality
+from include.budget_import.artifacts import RunFolder
+from include.budget_import.dag_tasks import job_batches
+from include.budget_import.handoff import LOAD_INPUT, read_load_input
+from include.budget_import.pipeline import JobRequest
+from include.budget_import.prepare import job_specific, prepare_jobs
+from include.budget_import.procore.api import ProcoreBudgetApi
+from include.budget_import.procore.client import ProcoreClient
+from include.budget_import.procore.errors import ProcoreAuthError, ProcoreNotFoundError, ProcoreUnavailableError
+from include.budget_import.reshape import reshape, reshape_many
+from include.budget_import.spectrum_source import SpectrumDataError, SpectrumError
+from tests.unit.test_validate_many import KNOWN, jobs
+
+COMPANY_IDS = {"01": 1001, "02": 1002}
+
+
+def api_for(url: str) -> ProcoreBudgetApi:
+    return ProcoreBudgetApi(ProcoreClient(session=requests.Session(), api_base=url, login_url=url, client_id="demo-client", client_secret="demo-secret"))
+
+
+def test_reshaping_many_jobs_at_once_gives_each_job_what_reshaping_it_alone_gives():
+    frames = jobs()
+    reasons = [quality.validate_rows(f, KNOWN).reasons for f in frames.values()]
+    together = reshape_many(list(frames.values()), reasons)
+    for (name, frame), job_reasons, batch in zip(frames.items(), reasons, together):
+        alone = reshape(frame, job_reasons)
+        for part in ("line_items", "cost_codes", "left_out"):
+            # (an empty job's frames are empty either way; their column types come from the batch)
+            pd.testing.assert_frame_equal(getattr(batch, part), getattr(alone, part), obj=f"{name}.{part}", check_dtype=len(frame) > 0)
+        assert batch.outcomes == alone.outcomes, name
+        assert sum(batch.outcomes.values()) == len(frame)
+    dirty = together[list(frames).index("dirty")]
+    assert dirty.outcomes == {"line_item": 1, "skipped": 2, "rejected": 8}
+    assert list(dirty.line_items["cost_code"]) == ["01-800"]
+
+
+def test_reshape_many_refuses_row_ids_that_are_not_positions():
+    frame = jobs()["clean"]
+    shuffled = frame.assign(row_id=frame["row_id"] + 1)
+    with pytest.raises(ValueError, match="row_id must be each row's position"):
+        reshape_many([frame, shuffled], [{}, {}])
+
+
+def test_errors_of_one_job_are_told_apart_from_errors_that_may_pass():
+    assert job_specific(SpectrumDataError("two jobs numbered 19.50"))
+    assert job_specific(ProcoreNotFoundError(404, "no such project", project_id=5))
+    assert not job_specific(ProcoreAuthError(401, "bad secret")), "refused credentials concern every job"
+    assert not job_specific(ProcoreUnavailableError(503, "down"))
+    assert not job_specific(SpectrumError("01", "19.50", "extract", OSError("connection reset")))
+
+
+def test_jobs_are_batched_per_company_at_most_the_batch_size():
+    found = [{"company_code": c, "job_number": j, "procore_company_id": COMPANY_IDS[c]} for c, j in
+             [("01", "10.00"), ("01", "11.00"), ("01", "12.00"), ("02", "500"), ("01", "13.00")]]
+    batches = job_batches(found, 2)
+    assert [[j["job_number"] for j in b["jobs"]] for b in batches] == [["10.00", "11.00"], ["12.00", "13.00"], ["500"]]
+    assert [b["label"] for b in batches] == ["01 jobs 10.00..11.00", "01 jobs 12.00..13.00", "02 job 500"]
+
+
+def _folder_contents(folder) -> dict:
+    validation = json.loads(folder.file("validation.json").read_text())
+    load_input = read_load_input(folder) if folder.file(LOAD_INPUT).is_file() else None
+    return {
+        "validation": validation,
+        "rejects": folder.file("rejects.csv").read_text() if folder.file("rejects.csv").is_file() else None,
+        "load_input": load_input,
+    }
+
+
+def test_a_batch_of_every_demo_job_prepares_each_job_as_if_it_were_alone(demo_sample, emulator, tmp_path):
+    emulator.reset()
+    manifest = demo_sample.manifest()
+    requests_ = [JobRequest(j["company_code"], j["job_number"], COMPANY_IDS[j["company_code"]])
+                 for j in manifest["jobs"] if j["in_spectrum"] and j["company_code"] in COMPANY_IDS]
+    batch_run, alone_run = RunFolder("batch", root=tmp_path), RunFolder("alone", root=tmp_path)
+    api = api_for(emulator.url)
+    with pyodbc.connect(demo_sample.odbc) as spectrum:
+        batch = prepare_jobs(spectrum, api, requests_, batch_run, rows_per_validation=40)  # several validations
+        alone = [prepare_jobs(spectrum, api, [r], alone_run) for r in requests_]
+    assert emulator.writes() == [], "preparing writes nothing to Procore"
+    assert batch.failed == []
+    # the same jobs are ready, blocked (with the same reasons) as when prepared one by one
+    assert [p["request"] for p in batch.prepared] == [p["request"] for a in alone for p in a.prepared]
+    assert [(b["job_number"], b["reason"]) for b in batch.blocked] == [(b["job_number"], b["reason"]) for a in alone for b in a.blocked]
+    ready = {j["job_number"] for j in manifest["jobs"] if j["expected_status"] == "ready"}
+    assert ready <= {p["request"]["job_number"] for p in batch.prepared}
+    by_job = {(p["request"]["company_code"], p["request"]["job_number"]): p for p in batch.prepared}
+    for single in alone:
+        for prepared in single.prepared:
+            key = (prepared["request"]["company_code"], prepared["request"]["job_number"])
+            together = by_job[key]
+            assert together["ready"] == prepared["ready"], key
+            for stage in ("extract", "validate", "reshape"):  # the figures, without the timings
+                strip = lambda d: {k: v for k, v in d.items() if "seconds" not in k}  # noqa: E731
+                assert strip(together["stages"][stage]) == strip(prepared["stages"][stage]), (key, stage)
+            assert _folder_contents(batch_run.job(*key)) == _folder_contents(alone_run.job(*key)), key
+    # and every extracted row of a ready job is a line item, skipped or rejected, as the oracle says
+    for spec in manifest["jobs"]:
+        key = (spec["company_code"], spec["job_number"])
+        if spec["expected_status"] != "ready":
+            continue
+        shaped = by_job[key]["stages"]["reshape"]
+        want = {o: sum(1 for line in spec["lines"] if line["expected_outcome"] == o) for o in ("line_item", "skipped", "rejected")}
+        assert (shaped["line_items"], shaped["skipped"], shaped["rejected"]) == (want["line_item"], want["skipped"], want["rejected"]), key
+        assert {f"{c}|{t}": a for c, t, a in zip(*(read_load_input(batch_run.job(*key)).line_items[k] for k in ("cost_code", "cost_type", "amount")))} == spec["expected_budget"]
