@@ -51,6 +51,14 @@ def _gx() -> Any:
 def _batch_definition() -> Any:
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GE fingerprints every pandas batch under 1 GB (an md5 of pandas' hash of every row) to label
+    # results it would keep in its stores. This ephemeral context keeps none, and the hash was a third
+    # of a million-row validation (docs/performance.md): frames of any size skip it, as GE's own
+    # threshold already makes larger ones do.
+    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
+        pandas_execution_engine.HASH_THRESHOLD = 0
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

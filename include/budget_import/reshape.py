@@ -17,7 +17,9 @@ from include.budget_import.money import to_cents
 from include.budget_import.rules import ROW_RULES_BY_REASON
 from include.budget_import.spectrum_source import EXTRACT_COLUMNS
 
-LINE_ITEM_COLUMNS = ["cost_code", "cost_type", "description", "amount", "uom", "quantity", "unit_cost"]
+# What a Procore budget line item gets from Spectrum (Procore's original_budget_amount is the estimate;
+# Spectrum's unit of measure, quantity and unit cost are not imported, as in Procore's own import).
+LINE_ITEM_COLUMNS = ["cost_code", "cost_type", "description", "amount"]
 
 
 def extracted_frame(chunks: Iterable[Sequence[tuple[Any, ...]]]) -> pd.DataFrame:
@@ -95,9 +97,6 @@ def reshape_many(frames: Sequence[pd.DataFrame], reasons: Sequence[dict[int, str
             "cost_type": loadable["cost_type"],
             "description": loadable["description"].where(loadable["description"].notna(), loadable["phase_code"]),
             "amount": pd.Series(_line_amounts(loadable["original_estimate"].tolist()), index=loadable.index, dtype=object),
-            "uom": loadable["unit_of_measure"],
-            "quantity": loadable["est_quantity"],
-            "unit_cost": loadable["est_unit_cost"],
         },
         columns=["_job", *LINE_ITEM_COLUMNS],
     ).sort_values(["_job", "cost_code", "cost_type"], kind="stable")
