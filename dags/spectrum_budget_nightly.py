@@ -30,7 +30,7 @@ Schedule: `SPECTRUM_BUDGET_NIGHTLY_SCHEDULE` (cron, default 02:30 UTC).
 
 Params: **merge_mode** (`override` | `additive`), **dry_run**, **company_codes** (Spectrum companies;
 default: the keys of `extra.companies` on the `procore_api` connection), **jobs_per_batch** (jobs prepared
-per `prepare_batch` task, default 50).
+per `prepare_batch` task, default 100).
 
 Connections: `spectrum_db` (odbc) and `procore_api` (http). Pool: `procore_api` (env `SPECTRUM_BUDGET_PROCORE_POOL`)
 bounds how many tasks call Procore at once. Each job loaded emits an event through the asset alias
@@ -66,7 +66,7 @@ def _label(text: str) -> None:
         "merge_mode": Param("override", enum=["override", "additive"], description="override: Procore becomes Spectrum; additive: only add missing lines"),
         "dry_run": Param(False, type="boolean", description="Compute and report plans, write nothing"),
         "company_codes": Param([], type="array", description="Spectrum company codes (default: all mapped on the procore_api connection)"),
-        "jobs_per_batch": Param(50, type="integer", minimum=1, description="Jobs prepared (checked, extracted, validated, reshaped) per prepare_batch task"),
+        "jobs_per_batch": Param(100, type="integer", minimum=1, description="Jobs prepared (checked, extracted, validated, reshaped) per prepare_batch task"),
     },
 )
 def spectrum_budget_nightly():

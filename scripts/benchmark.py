@@ -549,7 +549,7 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     stamp = int(time.time())
     nightly_run = RunFolder(f"benchmark_stages_{stamp}", root=args.workdir / "reports")
     manual_run = RunFolder(f"benchmark_stages_manual_{stamp}", root=args.workdir / "reports")
-    extract = Stages(["bare pyodbc fetch", "iter_budget_lines", "nightly extraction", "extract stage"])
+    extract = Stages(["bare pyodbc fetch", "iter_budget_lines", "nightly extraction"] + ([] if args.skip_per_job else ["extract stage"]))
     nightly = Stages(["validate", "reshape", "plan"])
     manual_folders = []
     gc.collect()
@@ -792,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dirty-rate", type=float, default=0.02, help="share of lines with an awkward case (rejected or skipped)")
     parser.add_argument("--mode", default="override", choices=["override", "additive"])
-    parser.add_argument("--jobs-per-batch", type=int, default=50, help="jobs prepared together, as the nightly's jobs_per_batch param")
+    parser.add_argument("--jobs-per-batch", type=int, default=100, help="jobs prepared together, as the nightly's jobs_per_batch param")
     parser.add_argument("--skip-per-job", action="store_true", help="--stages-only: skip the manual DAG's job-by-job path")
     parser.add_argument("--stages-only", action="store_true", help="no Procore: extraction vs bare fetch, then validate + reshape + plan")
     parser.add_argument("--procore-limits", action="store_true", help="emulator at Procore's documented limits (3600/hour, 25 per 10 s)")

@@ -106,7 +106,7 @@ def report(ready: dict[str, Any], stages: dict[str, Any], params: dict[str, Any]
 
 
 # --- nightly DAG: every linked job, prepared in batches, loaded one mapped task per job ----------------
-JOBS_PER_BATCH = 50  # default of the nightly's jobs_per_batch param
+JOBS_PER_BATCH = 100  # default of the nightly DAG's jobs_per_batch param
 
 
 def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
