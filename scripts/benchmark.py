@@ -540,7 +540,7 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
 
     from include.budget_import import pipeline
     from include.budget_import.artifacts import RunFolder
-    from include.budget_import.prepare import ExtractedJob, validate_and_reshape
+    from include.budget_import.prepare import ROWS_PER_VALIDATION, ExtractedJob, validate_and_reshape
     from include.budget_import.reshape import extracted_frame
     from include.budget_import.spectrum_source import find_job, iter_budget_lines
 
@@ -553,8 +553,22 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     nightly = Stages(["validate", "reshape", "plan"])
     manual_folders = []
     gc.collect()
+
+    def validate_reshape_plan(extracted: list[Any]) -> None:
+        start_rss = MEMORY.rss()
+        MEMORY.reset()
+        prepared = validate_and_reshape(extracted)
+        peak = MEMORY.peak()
+        for job in prepared:
+            for name in ("validate", "reshape"):
+                nightly.figures[name].add(job["stages"]["validate"]["rows"], job["stages"][name]["seconds"], peak, start_rss)
+        extracted.clear()
+        for job in prepared:
+            plan_timed(nightly, nightly_run.job(job["request"]["company_code"], job["request"]["job_number"]), args.mode)
+
     for batch in job_batches(jobs, args.jobs_per_batch):
-        extracted = []
+        extracted: list[Any] = []
+        known_types: dict[str, Any] = {}
         for code, job_number, company_id in batch:
             job = find_job(conn, code, job_number)
             ready = {"company_code": code, "job_number": job_number}
@@ -567,25 +581,20 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
             del frame
             with extract.measure("nightly extraction") as m:  # prepare_jobs' extraction: the lines, the cost types once per batch
                 frame = pipeline.extract_lines(conn, job)
-                if not extracted or extracted[-1].request.company_code != code:
-                    known = pipeline.company_cost_types(conn, job)
+                if code not in known_types:
+                    known_types[code] = pipeline.company_cost_types(conn, job)
                 m["rows"] = len(frame)
             folder = nightly_run.job(code, job_number)
-            extracted.append(ExtractedJob(pipeline.JobRequest(code, job_number, company_id), ready, folder, frame, known, {}))
+            extracted.append(ExtractedJob(pipeline.JobRequest(code, job_number, company_id), ready, folder, frame, known_types[code], {}))
             if not args.skip_per_job:
                 with extract.measure("extract stage") as m:  # the manual DAG's extract task, with its hand-off file
                     m["rows"] = pipeline.extract(conn, ready, manual_run.job(code, job_number))["extracted"]
                 manual_folders.append(manual_run.job(code, job_number))
-        start_rss = MEMORY.rss()
-        MEMORY.reset()
-        prepared = validate_and_reshape(extracted)
-        peak = MEMORY.peak()
-        for job in prepared:
-            for name in ("validate", "reshape"):
-                nightly.figures[name].add(job["stages"]["validate"]["rows"], job["stages"][name]["seconds"], peak, start_rss)
-        del extracted
-        for job in prepared:
-            plan_timed(nightly, nightly_run.job(job["request"]["company_code"], job["request"]["job_number"]), args.mode)
+            if sum(len(e.frame) for e in extracted) >= ROWS_PER_VALIDATION:  # as prepare_jobs bounds a batch's memory
+                validate_reshape_plan(extracted)
+                extracted = []
+        if extracted:
+            validate_reshape_plan(extracted)
     conn.close()
     total_rows = extract.figures["nightly extraction"].rows
     say(f"\n  extraction of {len(jobs)} jobs ({total_rows:,} lines), load average {os.getloadavg()[0]:.1f}:")
