@@ -93,7 +93,9 @@ def test_a_batch_of_every_demo_job_prepares_each_job_as_if_it_were_alone(demo_sa
     assert batch.failed == []
     # the same jobs are ready, blocked (with the same reasons) as when prepared one by one
     assert [p["request"] for p in batch.prepared] == [p["request"] for a in alone for p in a.prepared]
-    assert [(b["job_number"], b["reason"]) for b in batch.blocked] == [(b["job_number"], b["reason"]) for a in alone for b in a.blocked]
+    blocked_alone = [(b["job_number"], b["reason"], b["message"]) for a in alone for b in a.blocked]
+    assert sorted((b["job_number"], b["reason"], b["message"]) for b in batch.blocked) == sorted(blocked_alone)
+    assert {reason for _, reason, _ in blocked_alone} >= {"estimates_not_posted", "budget_not_locked", "not_linked"}
     ready = {j["job_number"] for j in manifest["jobs"] if j["expected_status"] == "ready"}
     assert ready <= {p["request"]["job_number"] for p in batch.prepared}
     by_job = {(p["request"]["company_code"], p["request"]["job_number"]): p for p in batch.prepared}
@@ -115,3 +117,11 @@ def test_a_batch_of_every_demo_job_prepares_each_job_as_if_it_were_alone(demo_sa
         want = {o: sum(1 for line in spec["lines"] if line["expected_outcome"] == o) for o in ("line_item", "skipped", "rejected")}
         assert (shaped["line_items"], shaped["skipped"], shaped["rejected"]) == (want["line_item"], want["skipped"], want["rejected"]), key
         assert {f"{c}|{t}": a for c, t, a in zip(*(read_load_input(batch_run.job(*key)).line_items[k] for k in ("cost_code", "cost_type", "amount")))} == spec["expected_budget"]
+
+
+def test_job_facts_of_a_batch_are_judged_in_one_call_as_each_alone():
+    facts = [(True, True), (False, True), (True, False), (False, False)]
+    verdicts = quality.job_facts_blocking(facts)
+    assert verdicts == [None, "estimates_not_posted", "budget_not_locked", "estimates_not_posted"]
+    assert verdicts == [quality.job_facts_blocking([f])[0] for f in facts]
+    assert quality.job_facts_blocking([]) == []

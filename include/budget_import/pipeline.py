@@ -36,7 +36,7 @@ from include.budget_import.project_lock import project_lock
 from include.budget_import.reshape import ReshapeResult, extracted_frame, reshape
 from include.budget_import.snapshot import snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
-from include.budget_import.spectrum_source import DbConnection, SpectrumJob, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
+from include.budget_import.spectrum_source import DbConnection, JobReadinessFacts, SpectrumJob, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,13 @@ def origin_id(company_code: str, job_number: str) -> str:
 # --- stage 1: prerequisites ----------------------------------------------------------------------
 def check_prerequisites(spectrum: DbConnection, api: ProcoreBudgetApi, request: JobRequest) -> dict[str, Any]:
     """Every prerequisite in Procore's article, Spectrum side then Procore side. Raises JobBlockedError."""
+    job, facts = spectrum_prerequisites(spectrum, request)
+    block_on_facts(facts, quality.job_facts_blocking([(facts.estimates_posted, facts.budget_locked)])[0])
+    return procore_prerequisites(api, request, job)
+
+
+def spectrum_prerequisites(spectrum: DbConnection, request: JobRequest) -> tuple[SpectrumJob, JobReadinessFacts]:
+    """The job exists and is active in Spectrum; its estimate and budget facts (judged by `block_on_facts`)."""
     with spectrum_errors(request.company_code, request.job_number, "check_prerequisites"):
         job = find_job(spectrum, request.company_code, request.job_number)
     if job is None:
@@ -90,12 +97,20 @@ def check_prerequisites(spectrum: DbConnection, api: ProcoreBudgetApi, request: 
     if job.status_code != "A":  # I, or a blank / unknown status: only active jobs import (as the nightly)
         raise JobBlockedError("job_inactive", "" if job.status_code == "I" else f"(Status_Code {job.status_code!r}, not 'A')")
     with spectrum_errors(job.company_code, job.job_number, "check_prerequisites"):
-        facts = readiness_facts(spectrum, job)
-    blocked, _ = quality.validate_job_facts(facts.estimates_posted, facts.budget_locked)
+        return job, readiness_facts(spectrum, job)
+
+
+def block_on_facts(facts: JobReadinessFacts, blocked: str | None) -> None:
+    """Raise the job-facts suite's verdict (`quality.job_facts_blocking`) with the facts that explain it."""
     if blocked == "estimates_not_posted":
         raise JobBlockedError(blocked, f"({facts.unposted_estimate_entries} unposted estimate entries)")
     if blocked:
         raise JobBlockedError(blocked)
+
+
+def procore_prerequisites(api: ProcoreBudgetApi, request: JobRequest, job: SpectrumJob) -> dict[str, Any]:
+    """The job is linked to a Procore project whose Budget tool is active and unlocked, and these
+    credentials may change it. Returns what the later stages need of the job and its project."""
     company_id = request.procore_company_id
     projects = api.projects(company_id, origin_id=origin_id(job.company_code, job.job_number))
     if not projects:
@@ -148,12 +163,6 @@ def write_report(folder: JobFolder, name: str, payload: dict[str, Any]) -> None:
 
 
 # --- stage 2: extract ----------------------------------------------------------------------------
-def ready_job(ready: dict[str, Any]) -> SpectrumJob:
-    """The Spectrum job the prerequisites found (its stored, padded number is the key the queries seek on)."""
-    return SpectrumJob(company_code=ready["company_code"], job_number=ready["job_number"], stored_job_number=ready["stored_job_number"],
-                       master_job=ready.get("master_job"), description=ready.get("job_description"), status_code="A")
-
-
 def extract_lines(spectrum: DbConnection, job: SpectrumJob) -> pd.DataFrame:
     """The job's budget lines as a frame, exact Decimals, in memory."""
     with spectrum_errors(job.company_code, job.job_number, "extract"):

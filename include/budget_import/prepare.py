@@ -1,8 +1,9 @@
 """Prepare many jobs for their load at once: the nightly's path (and `pipeline.import_job`'s, as a batch of one).
 
-Prerequisites and extraction run job by job; validation (Great Expectations) and reshaping (pandas) run
-once per batch of extracted jobs of one company. Great Expectations costs about 0.1 s per validation
-call whatever the rows, so a job per call cost the nightly 100 s at 1,000 jobs; a batch costs it once
+Prerequisites and extraction run job by job (the job-facts suite once for the batch); validation (Great
+Expectations) and reshaping (pandas) run once per batch of extracted jobs of one company. Great
+Expectations costs about 0.1 s per validation call whatever the rows, so a job per call cost the nightly
+100 s at 1,000 jobs; a batch costs it once
 (docs/performance.md). Every job still gets its own reports and figures, exactly as if it had been
 prepared alone, and the file its load reads (`handoff.LoadInput`).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,18 +29,19 @@ from include.budget_import.artifacts import JobFolder, RunFolder
 from include.budget_import.pipeline import (
     JobBlockedError,
     JobRequest,
+    block_on_facts,
     blocked_result,
-    check_prerequisites,
     company_cost_types,
     extract_lines,
-    ready_job,
+    procore_prerequisites,
+    spectrum_prerequisites,
     reshape_report,
     validation_report,
 )
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import ProcoreAuthError, ProcoreError
 from include.budget_import.reshape import reshape_many
-from include.budget_import.spectrum_source import DbConnection, SpectrumDataError
+from include.budget_import.spectrum_source import DbConnection, JobReadinessFacts, SpectrumDataError, SpectrumJob
 
 log = logging.getLogger(__name__)
 
@@ -91,31 +94,59 @@ def prepare_jobs(
 def _extracted_jobs(
     spectrum: DbConnection, api: ProcoreBudgetApi, requests: Sequence[JobRequest], run: RunFolder, batch: PreparedBatch
 ) -> Iterator[ExtractedJob]:
-    cost_types_by_company: dict[str, dict[str, str]] = {}
+    """The prerequisites in the article's order, Spectrum's side for every job first so the job-facts
+    suite (estimates posted, budget locked) is one GE call for the batch; then, job by job, Procore's side
+    and the extraction."""
+    in_spectrum: list[tuple[JobRequest, JobFolder, SpectrumJob, JobReadinessFacts, float]] = []
     for request in requests:
         folder = run.job(request.company_code, request.job_number)
         started = time.perf_counter()
-        try:
-            ready = check_prerequisites(spectrum, api, request)
+        with _reported(request, folder, batch) as reported:
+            job, facts = spectrum_prerequisites(spectrum, request)
+        if reported.ok:
+            in_spectrum.append((request, folder, job, facts, time.perf_counter() - started))
+    judged = time.perf_counter()
+    verdicts = quality.job_facts_blocking([(facts.estimates_posted, facts.budget_locked) for _, _, _, facts, _ in in_spectrum])
+    facts_share = (time.perf_counter() - judged) / max(len(in_spectrum), 1)
+    cost_types_by_company: dict[str, dict[str, str]] = {}
+    for (request, folder, job, facts, spectrum_seconds), blocked in zip(in_spectrum, verdicts):
+        started = time.perf_counter()
+        with _reported(request, folder, batch) as reported:
+            block_on_facts(facts, blocked)
+            ready = procore_prerequisites(api, request, job)
             extract_started = time.perf_counter()
-            job = ready_job(ready)
             frame = extract_lines(spectrum, job)
             if job.company_code not in cost_types_by_company:  # one query per company and batch
                 cost_types_by_company[job.company_code] = company_cost_types(spectrum, job)
-        except JobBlockedError as exc:
-            log.warning("%s/%s blocked: %s", request.company_code, request.job_number, exc)
-            batch.blocked.append(blocked_result(request, exc, folder))
+        if not reported.ok:
             continue
-        except Exception as exc:
-            if not job_specific(exc):
-                raise
-            log.error("%s/%s cannot be prepared: %s", request.company_code, request.job_number, exc)
-            batch.failed.append((request, exc))
-            continue
-        known = cost_types_by_company[job.company_code]
         figures = {"extracted": len(frame), "seconds": round(time.perf_counter() - extract_started, 3),
-                   "prerequisites_seconds": round(extract_started - started, 3)}
-        yield ExtractedJob(request, ready, folder, frame, known, figures)
+                   "prerequisites_seconds": round(spectrum_seconds + facts_share + extract_started - started, 3)}
+        yield ExtractedJob(request, ready, folder, frame, cost_types_by_company[job.company_code], figures)
+
+
+@dataclass
+class _Outcome:
+    ok: bool = True
+
+
+@contextmanager
+def _reported(request: JobRequest, folder: JobFolder, batch: PreparedBatch) -> Iterator[_Outcome]:
+    """A blocked job gets its blocked result; a job's own error is kept as failed; either way the batch
+    goes on (`outcome.ok` is False). Anything else raises."""
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except JobBlockedError as exc:
+        log.warning("%s/%s blocked: %s", request.company_code, request.job_number, exc)
+        batch.blocked.append(blocked_result(request, exc, folder))
+        outcome.ok = False
+    except Exception as exc:
+        if not job_specific(exc):
+            raise
+        log.error("%s/%s cannot be prepared: %s", request.company_code, request.job_number, exc)
+        batch.failed.append((request, exc))
+        outcome.ok = False
 
 
 def validate_and_reshape(jobs: Sequence[ExtractedJob]) -> list[dict[str, Any]]:

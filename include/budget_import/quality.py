@@ -341,21 +341,21 @@ def _assert_precision_rule_agrees(checked: pd.DataFrame, reasons: dict[int, str]
         raise AssertionError(f"row {escaped[0]} has a sub-cent amount but passed the precision rule")
 
 
-def validate_job_facts(estimates_posted: bool, budget_locked: bool) -> tuple[str | None, list[ExpectationResult]]:
-    """Job-level suite (posted, locked) on a one-row frame; returns the blocking reason, if any."""
+def job_facts_blocking(facts: list[tuple[bool, bool]]) -> list[str | None]:
+    """Job-level suite (estimates posted, budget locked) over many jobs' facts in one GE call (its fixed
+    cost is paid per call, not per job); each job's blocking reason, or None."""
+    if not facts:
+        return []
     ex = _gx().expectations
-    frame = pd.DataFrame({"row_id": [0], "estimates_posted": [estimates_posted], "budget_locked": [budget_locked]})
-    results, failing = run_suite(
+    frame = pd.DataFrame({"row_id": range(len(facts)), "estimates_posted": [f[0] for f in facts], "budget_locked": [f[1] for f in facts]})
+    _, failing = run_suite(
         frame,
         [
             ("estimates_not_posted", ex.ExpectColumnValuesToBeInSet(column="estimates_posted", value_set=[True])),
             ("budget_not_locked", ex.ExpectColumnValuesToBeInSet(column="budget_locked", value_set=[True])),
         ],
     )
-    for reason in ("estimates_not_posted", "budget_not_locked"):
-        if failing.get(reason):
-            return reason, results
-    return None, results
+    return [next((r for r in ("estimates_not_posted", "budget_not_locked") if n in failing.get(r, ())), None) for n in range(len(facts))]
 
 
 def validate_line_items(line_items: pd.DataFrame) -> list[ExpectationResult]:
