@@ -1,8 +1,9 @@
 """Where a run keeps its files: one folder per run and job, plus the latest status of every job.
 
 Layout under the reports root (BUDGET_IMPORT_REPORTS_DIR, default $AIRFLOW_HOME/budget_reports):
-  runs/<run id>/<company>_<job>/  extracted.pkl, validation.json, rejects.csv, plan.json,
-                                  snapshot.json, result.json (the per-job report)
+  runs/<run id>/<company>_<job>/  validation.json, rejects.csv, plan.json, snapshot.json, result.json
+                                  (the per-job report), load_input.pkl (what the load reads) and, in
+                                  the manual DAG, extracted.pkl / row_reasons.json / cost_types.json
   runs/<run id>/summary.json      (the run's report across jobs)
   status/<company>_<job>.json     (latest status per job, for the Budgets page)
 The .pkl files are the exact (Decimal) hand-off between tasks; people read the JSON and CSV.
