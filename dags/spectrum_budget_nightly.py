@@ -116,7 +116,7 @@ def spectrum_budget_nightly():
     def summarise(batches: list, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 
-        return dag_tasks.summarise_run([job for batch in batches for job in batch["jobs"]], run_id)
+        return dag_tasks.summarise_run(batches, run_id)
 
     batches = discover_jobs()
     jobs = ready_jobs(prepare_batch.expand(batch=batches))

@@ -440,14 +440,11 @@ def run_jobs(label: str, sample_: Sample, base_url: str, jobs: list[tuple[str, s
 
 
 def job_batches(jobs: list[tuple[str, str, int]], size: int) -> list[list[tuple[str, str, int]]]:
-    """Consecutive jobs of one company, `size` at most (as the nightly's discover_jobs batches them)."""
-    out: list[list[tuple[str, str, int]]] = []
-    for job in jobs:
-        if out and len(out[-1]) < size and out[-1][0][0] == job[0]:
-            out[-1].append(job)
-        else:
-            out.append([job])
-    return out
+    """The batches the nightly's discover_jobs makes of these (company code, job number, company id) jobs."""
+    from include.budget_import.dag_tasks import job_batches as nightly_batches
+
+    found = [{"company_code": code, "job_number": job, "procore_company_id": company_id} for code, job, company_id in jobs]
+    return [[(j["company_code"], j["job_number"], j["procore_company_id"]) for j in batch["jobs"]] for batch in nightly_batches(found, size)]
 
 
 def api_figures(figures: RunFigures, before: dict[str, Any], after: dict[str, Any], log: list[dict[str, Any]]) -> dict[str, Any]:

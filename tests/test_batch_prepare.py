@@ -67,6 +67,7 @@ def test_jobs_are_batched_per_company_at_most_the_batch_size():
     batches = job_batches(found, 2)
     assert [[j["job_number"] for j in b["jobs"]] for b in batches] == [["10.00", "11.00"], ["12.00", "13.00"], ["500"]]
     assert [b["label"] for b in batches] == ["01 jobs 10.00..11.00", "01 jobs 12.00..13.00", "02 job 500"]
+    assert [b["company_code"] for b in batches] == ["01", "01", "02"]
 
 
 def _folder_contents(folder) -> dict:

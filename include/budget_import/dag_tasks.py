@@ -154,9 +154,14 @@ def job_batches(jobs: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
     for company, members in by_company.items():
         for start in range(0, len(members), size):
             part = members[start : start + size]
-            label = f"{company} jobs {part[0]['job_number']}..{part[-1]['job_number']}" if len(part) > 1 else f"{company} job {part[0]['job_number']}"
-            batches.append({"label": label, "jobs": part})
+            batches.append({"company_code": company, "label": f"{company} {_job_span(part)}", "jobs": part})
     return batches
+
+
+def _job_span(jobs: list[dict[str, Any]]) -> str:
+    """'jobs 10.00..19.50' (or 'job 10.00'): a batch's jobs, as a label names them."""
+    first, last = jobs[0]["job_number"], jobs[-1]["job_number"]
+    return f"jobs {first}..{last}" if len(jobs) > 1 else f"job {first}"
 
 
 def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_id: int, reason: str) -> None:
@@ -175,9 +180,8 @@ def prepare_batch(batch: dict[str, Any], params: dict[str, Any], run_id: str) ->
         pipeline.JobRequest(company_code=j["company_code"], job_number=j["job_number"], procore_company_id=int(j["procore_company_id"]), dry_run=dry_run)
         for j in batch["jobs"]
     ]
-    company, _, jobs_label = batch["label"].partition(" ")
     try:
-        with spectrum_for(company, jobs_label, "prepare_batch") as spectrum, final_on_client_errors(f"Batch {batch['label']}"):
+        with spectrum_for(batch["company_code"], _job_span(batch["jobs"]), "prepare_batch") as spectrum, final_on_client_errors(f"Batch {batch['label']}"):
             prepared = prepare_jobs(spectrum, procore_hook().get_api(), requests, RunFolder(run_id))
     except Exception as exc:
         run = RunFolder(run_id)
@@ -209,9 +213,10 @@ def load_job(prepared: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]
     return {k: result.get(k) for k in ("company_code", "job_number", "status", "reason", "procore_company_id", "procore_project_id", "mode")}
 
 
-def summarise_run(jobs: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
-    """The run's report. Fails the run when a discovered job has no result (its import task failed),
-    so a partial refresh is never presented as complete."""
+def summarise_run(batches: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """The run's report. Fails the run when a discovered job (of any batch) has no result (its batch or
+    its load failed), so a partial refresh is never presented as complete."""
+    jobs = [job for batch in batches for job in batch["jobs"]]
     run = RunFolder(run_id)
     results = [read_json(p) for p in sorted(run.path.glob("*/result.json"))] if run.path.is_dir() else []
     done = {(r["company_code"], r["job_number"]) for r in results}

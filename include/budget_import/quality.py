@@ -101,6 +101,11 @@ class CheckOutcome:
     ids: list[int]
     columns: list[str]  # the columns the expectation reads (shown for each failing row)
 
+    def result(self, failing_rows: list[dict[str, Any]]) -> ExpectationResult:
+        """The report's form of this outcome, with a sample of its failing rows."""
+        return ExpectationResult(rule=self.rule, expectation=self.expectation, kwargs=self.kwargs, success=self.success,
+                                 unexpected_count=self.unexpected_count, element_count=self.element_count, failing_rows=failing_rows)
+
 
 def _columns_of(kwargs: Mapping[str, Any]) -> list[str]:
     if "column" in kwargs:
@@ -159,12 +164,7 @@ def run_suite(
     failing: dict[str, set[int]] = {}
     for o in outcomes:
         failing.setdefault(o.rule, set()).update(o.ids)
-        results.append(
-            ExpectationResult(
-                rule=o.rule, expectation=o.expectation, kwargs=o.kwargs, success=o.success, unexpected_count=o.unexpected_count,
-                element_count=o.element_count, failing_rows=_failing_rows(lean, o.columns, o.ids, id_column),
-            )
-        )
+        results.append(o.result(_failing_rows(lean, o.columns, o.ids, id_column)))
     return results, failing
 
 
@@ -322,11 +322,7 @@ def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types
         reasons = _reasons(per_job[n])
         out[key] = RowValidation(
             reasons={int(local_ids[i]): reason for i, reason in reasons.items()},
-            results=[
-                ExpectationResult(rule=o.rule, expectation=o.expectation, kwargs=o.kwargs, success=o.success, unexpected_count=o.unexpected_count,
-                                  element_count=o.element_count, failing_rows=rows)
-                for o, rows in zip(per_job[n], samples[n])
-            ],
+            results=[o.result(rows) for o, rows in zip(per_job[n], samples[n])],
         )
     return out
 
