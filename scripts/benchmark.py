@@ -278,17 +278,22 @@ def minimum_calls(before: dict[str, Any], after: dict[str, Any], jobs: list[dict
     """The fewest REST calls that can do this run's work, from the data before and after it.
 
     Per company (read once per run, whatever the number of jobs): line item types (pages), their sync
-    (batches of the types that were missing), the budget view id (1).
+    (batches of the types that were missing), the budget view id (1); when any job creates lines: the WBS
+    segments (1) and, when WBS codes are missing, the cost type segment items (pages).
     Per job that reached the load: 3 prerequisite reads (project by origin_id, tools, budget lock); cost
     codes (pages of what existed) + sync batches of the missing ones; budget lines (pages of what existed);
-    when lines are created: WBS segments (1), WBS codes (pages of what existed), bulk-create batches of the
-    missing combinations, create batches; update batches; one call per deleted line (Procore has no bulk
-    delete). The writes' answers show the final state, so no verification read is counted.
+    when anything is written: the permission manifest (1); when lines are created: WBS codes (pages of what
+    existed) and, when combinations are missing, the cost code segment items (pages) and bulk-create
+    batches; sync batches of the creates and updates together (Procore's sync takes both); one call per
+    deleted line (Procore has no bulk delete). The writes' answers show the final state, so no
+    verification read is counted.
     A blocked job costs the prerequisite reads it made before it was blocked (counted as made). The
     prerequisite reads are made by each batch's client (`prepare_batch`), the rest by each job's load.
     Token requests are not REST calls and are reported apart.
     """
     companies: set[int] = set()
+    creating: set[int] = set()  # companies with a job that creates lines
+    coding: set[int] = set()  # companies with a job that creates WBS codes
     per_job = []
     total = 0
     for job in jobs:
@@ -305,15 +310,22 @@ def minimum_calls(before: dict[str, Any], after: dict[str, Any], jobs: list[dict
         wbs_missing = after["wbs"].get(p, 0) - wbs0
         plan = job["plan"]
         n = 3 + pages(codes0) + batches(codes_missing) + pages(lines0)
+        if codes_missing or plan["create"] or plan["update"] or plan["delete"]:
+            n += 1  # the permission manifest, before the first write
         if plan["create"]:
-            n += 1 + pages(wbs0) + batches(wbs_missing) + batches(plan["create"])
-        n += batches(plan["update"]) + plan["delete"]
+            creating.add(c)
+            n += pages(wbs0)
+            if wbs_missing:
+                coding.add(c)
+                n += pages(after["codes"].get(p, 0)) + batches(wbs_missing)
+        n += batches(plan["create"] + plan["update"]) + plan["delete"]
         per_job.append(n)
         total += n
     company_calls = 0
     for c in companies:
         types0 = before["types"].get(c, 0)
         company_calls += pages(types0) + batches(after["types"].get(c, 0) - types0) + 1
+        company_calls += (1 if c in creating else 0) + (pages(after["types"].get(c, 0)) if c in coding else 0)
     return {"total": total + company_calls, "per_job": per_job, "company_calls": company_calls}
 
 

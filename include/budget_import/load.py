@@ -17,10 +17,23 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from include.budget_import.money import MoneyError, money_text, parse_money
+from include.budget_import.money import MoneyError, parse_money
 from include.budget_import.plan import DesiredLine, ExistingLine, MergePlan, plan_merge
-from include.budget_import.procore.api import ProcoreBudgetApi
-from include.budget_import.procore.errors import AmbiguousWriteError, ProcoreNotFoundError, ProcoreValidationError
+from include.budget_import.procore.api import ProcoreBudgetApi, batches
+from include.budget_import.procore.errors import (
+    AmbiguousWriteError,
+    ProcoreNotFoundError,
+    ProcorePermissionError,
+    ProcoreValidationError,
+)
+from include.budget_import.procore.permissions import budget_access
+from include.budget_import.procore.wbs import (
+    COST_CODE,
+    LINE_ITEM_TYPE,
+    WbsIndex,
+    segment_ids,
+    segment_item_key,
+)
 
 
 class CompanyFacts(Protocol):
@@ -70,6 +83,21 @@ class BudgetLoader:
         self._type_ids: dict[str, int] | None = None
         self._types_from_facts = False
         self._code_ids: dict[str, int] | None = None
+        self._may_write = False
+        self._wbs = WbsIndex()
+
+    # --- permission ----------------------------------------------------------------------------
+    def require_write_permission(self) -> None:
+        """Before the first write of any kind (cost code, cost type, WBS code, line): may these
+        credentials change this project's budget? Asked once per job, only when something is written."""
+        if self._may_write:
+            return
+        t = self.target
+        access = budget_access(self.api.project_permissions(t.company_id, t.project_id))
+        if not access.may_write:
+            raise ProcorePermissionError(403, access.why_not(t.project_id), method="GET", path="/rest/v1.0/settings/permissions",
+                                         project_id=t.project_id)
+        self._may_write = True
 
     # --- mapping Spectrum codes to Procore ids ------------------------------------------------
     def line_item_type_ids(self) -> dict[str, int]:
@@ -103,6 +131,7 @@ class BudgetLoader:
             self._read_line_item_types()
             missing = sorted(code for code in needed if code not in self.line_item_type_ids())
         if missing:
+            self.require_write_permission()
             company = self.target.company_code
             result = self.api.sync_line_item_types(
                 self.target.company_id,
@@ -119,6 +148,7 @@ class BudgetLoader:
         """Create the project's missing cost codes (Spectrum phases), keyed by origin_id."""
         missing = sorted(code for code in needed if code not in self.cost_code_ids())
         if missing:
+            self.require_write_permission()
             t = self.target
             result = self.api.sync_cost_codes(
                 t.company_id, t.project_id,
@@ -174,71 +204,137 @@ class BudgetLoader:
         type_by_id = {v: k for k, v in self.line_item_type_ids().items()}
         lines = []
         for row in self._detail_rows():
+            if row.get("id") is None:  # an unbudgeted row: no line item behind it
+                continue
             cost_code = code_by_id.get(int(row["cost_code_id"])) if row.get("cost_code_id") is not None else None
             cost_type = type_by_id.get(int(row["category_id"])) if row.get("category_id") is not None else None
-            lines.append(
-                ExistingLine(
-                    id=int(row["id"]),
-                    cost_code=cost_code or str(row.get("cost_code") or ""),
-                    cost_type=cost_type or str(row.get("category") or ""),
-                    amount=parse_money(row.get("original_budget_amount")),
-                )
+            wbs_code_id = int(row["wbs_code_id"]) if row.get("wbs_code_id") is not None else None
+            line = ExistingLine(
+                id=int(row["id"]),
+                cost_code=cost_code or str(row.get("cost_code") or ""),
+                cost_type=cost_type or str(row.get("category") or ""),
+                amount=parse_money(row.get("original_budget_amount")),
+                wbs_code_id=wbs_code_id,
             )
+            if wbs_code_id is not None and cost_code and cost_type:
+                self._wbs.add(line.key, wbs_code_id)
+            lines.append(line)
         return sorted(lines, key=lambda line: (line.cost_code, line.cost_type, line.id))
 
     # --- writing ------------------------------------------------------------------------------
-    def _wbs_ids(self, lines: list[DesiredLine]) -> dict[tuple[str, str], int]:
-        """wbs_code_id per (cost code, cost type), creating the combinations Procore lacks."""
+    def _segment_ids(self) -> dict[str, int]:
+        """The ids of the project's cost code and cost type WBS segments, told apart by `type` (their
+        names are translated); read once per company and run."""
+        shared = self.company_facts.get("wbs_segments") if self.company_facts else None
+        if isinstance(shared, dict) and {COST_CODE, LINE_ITEM_TYPE} <= set(shared):
+            return {k: int(v) for k, v in shared.items()}
         t = self.target
-        codes, types = self.cost_code_ids(), self.line_item_type_ids()
-        wanted = {(codes[line.cost_code], types[line.cost_type]): line.key for line in lines}
+        ids = segment_ids(self.api.wbs_segments(t.company_id, t.project_id), t.project_id)
+        if self.company_facts:
+            self.company_facts.put("wbs_segments", ids)
+        return ids
 
-        def index(wbs_codes: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
-            out = {}
-            for wbs in wbs_codes:
-                by_segment = {int(item["segment_id"]): int(item["id"]) for item in wbs.get("segment_items", [])}
-                pair = (by_segment.get(segment_ids["cost_code"]), by_segment.get(segment_ids["cost_type"]))
-                if None not in pair:
-                    out[pair] = int(wbs["id"])  # type: ignore[index]
-            return out
+    def _segment_item_ids(self, segments: dict[str, int], kind: str, needed: set[str]) -> dict[str, int]:
+        """Segment item id per code. Cost types are company-wide: their items are kept for the run, and
+        read again only when a needed one is not among them (another job may have created it)."""
+        shared = self.company_facts.get("cost_type_segment_items") if self.company_facts and kind == LINE_ITEM_TYPE else None
+        if isinstance(shared, dict) and needed <= set(shared):
+            return {str(k): int(v) for k, v in shared.items()}
+        t = self.target
+        items = self.api.segment_items(t.company_id, t.project_id, segments[kind])
+        ids = {key: int(item["id"]) for item in items if (key := segment_item_key(item, kind))}
+        if self.company_facts and kind == LINE_ITEM_TYPE:
+            self.company_facts.put("cost_type_segment_items", ids)
+        return ids
 
-        segments = self.api.wbs_segments(t.company_id, t.project_id)
-        segment_ids = {
-            "cost_code": next(int(s["id"]) for s in segments if str(s.get("name", "")).lower() == "cost code"),
-            "cost_type": next(int(s["id"]) for s in segments if str(s.get("name", "")).lower() == "cost type"),
-        }
-        known = index(self.api.wbs_codes(t.company_id, t.project_id))
-        missing = [pair for pair in wanted if pair not in known]
-        if missing:
-            created = self.api.bulk_create_wbs_codes(
-                t.company_id, t.project_id,
-                [{"segment_items": [{"segment_id": segment_ids["cost_code"], "segment_item_id": cc}, {"segment_id": segment_ids["cost_type"], "segment_item_id": ct}]} for cc, ct in missing],
-            )
-            known.update(index(created))
-        return {wanted[pair]: known[pair] for pair in wanted}
+    def _wbs_ids(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """wbs_code_id per (cost code, cost type), creating the combinations Procore lacks (one bulk
+        create; an entry it refuses fails the job naming the line, even when the call answered 201)."""
+        t = self.target
+        wanted = set(keys)
+        if not wanted <= self._wbs.known():
+            segments = self._segment_ids()
+            self._wbs.add_codes(self.api.wbs_codes(t.company_id, t.project_id), segments)
+            missing = sorted(wanted - self._wbs.known())
+            if missing:
+                self.require_write_permission()
+                code_items = self._segment_item_ids(segments, COST_CODE, {cc for cc, _ in missing})
+                type_items = self._segment_item_ids(segments, LINE_ITEM_TYPE, {ct for _, ct in missing})
+                unknown = [f"{cc}/{ct}" for cc, ct in missing if cc not in code_items or ct not in type_items]
+                if unknown:
+                    raise ProcoreValidationError(422, f"Procore's WBS has no segment item for {_shown(unknown)}", method="GET",
+                                                 path="segment_items", project_id=t.project_id)
+                result = self.api.bulk_create_wbs_codes(t.company_id, t.project_id, [
+                    {"segment_items": [{"segment_id": segments[COST_CODE], "segment_item_id": code_items[cc]},
+                                       {"segment_id": segments[LINE_ITEM_TYPE], "segment_item_id": type_items[ct]}]}
+                    for cc, ct in missing])
+                self._wbs.add_codes(result["entities"], segments)
+                if result["errors"]:
+                    refused = [_refused_pair(error, code_items, type_items) for error in result["errors"]]
+                    raise ProcoreValidationError(422, f"Procore refused {len(refused)} WBS codes: {_shown(refused)}", method="PATCH",
+                                                 path="wbs_codes/bulk_create", project_id=t.project_id)
+                absent = [f"{cc}/{ct}" for cc, ct in missing if (cc, ct) not in self._wbs.known()]
+                if absent:
+                    raise ProcoreValidationError(422, f"Procore's bulk create answered no WBS code for {_shown(absent)}", method="PATCH",
+                                                 path="wbs_codes/bulk_create", project_id=t.project_id)
+        return {key: self._wbs.id_of(key) for key in wanted}
+
+    def _sync_items(self, plan: MergePlan) -> tuple[list[dict[str, Any]], list[str]]:
+        """The creates and updates of a plan as budget line item sync items, each with its wbs_code_id."""
+        need_wbs = [line.key for line in plan.creates] + [u.line.key for u in plan.updates if u.line.wbs_code_id is None]
+        wbs = self._wbs_ids(need_wbs) if need_wbs else {}
+        items: list[dict[str, Any]] = []
+        labels: list[str] = []
+        for line in plan.creates:
+            items.append({"wbs_code_id": wbs[line.key], "original_budget_amount": line.amount, "calculation_strategy": "manual"})
+            labels.append(f"{line.cost_code}/{line.cost_type}")
+        for u in plan.updates:
+            items.append({"id": u.line.id, "wbs_code_id": u.line.wbs_code_id or wbs[u.line.key], "original_budget_amount": u.new_amount})
+            labels.append(f"{u.line.cost_code}/{u.line.cost_type} (line {u.line.id})")
+        return items, labels
+
+    def _sync(self, items: list[dict[str, Any]], labels: list[str], refused: ProcoreValidationError | None = None) -> list[dict[str, Any]]:
+        """Send one batch; when Procore refuses it (422, which does not say which item), halve it until the
+        refused line is found, so the error names it. A refusal of every line stops at the first halving."""
+        t = self.target
+        if refused is None:
+            try:
+                return self.api.sync_budget_line_items(t.company_id, t.project_id, items)
+            except ProcoreValidationError as exc:
+                if "already exists" in exc.detail:
+                    raise  # apply() re-reads Procore and re-plans
+                refused = exc
+        if len(items) == 1:
+            raise _named(refused, labels)
+        half = len(items) // 2
+        parts = [(items[:half], labels[:half]), (items[half:], labels[half:])]
+        outcomes: list[list[dict[str, Any]] | ProcoreValidationError] = []
+        for part_items, _ in parts:
+            try:
+                outcomes.append(self.api.sync_budget_line_items(t.company_id, t.project_id, part_items))
+            except ProcoreValidationError as exc:
+                if "already exists" in exc.detail:
+                    raise
+                outcomes.append(exc)
+        if all(isinstance(o, ProcoreValidationError) and o.detail == refused.detail for o in outcomes):
+            raise _named(refused, labels)
+        answers: list[dict[str, Any]] = []
+        for (part_items, part_labels), outcome in zip(parts, outcomes):
+            answers += self._sync(part_items, part_labels, outcome) if isinstance(outcome, ProcoreValidationError) else outcome
+        return answers
 
     def _write(self, plan: MergePlan) -> list[dict[str, Any]]:
-        """Apply the plan's writes; returns Procore's answers to the creates and updates (line items)."""
+        """Apply the plan's writes: creates and updates together in sync calls, then deletes; returns
+        Procore's answers to the creates and updates (line items)."""
         t = self.target
+        self.require_write_permission()
         answers: list[dict[str, Any]] = []
-        if plan.creates:
-            wbs = self._wbs_ids(plan.creates)
-            with _naming_lines([f"{line.cost_code}/{line.cost_type}" for line in plan.creates]):
-                answers += self.api.sync_budget_line_items(
-                    t.company_id, t.project_id,
-                    [{"wbs_code_id": wbs[line.key], "original_budget_amount": money_text(line.amount), "calculation_strategy": "manual"} for line in plan.creates],
-                    creates=True,
-                )
-        if plan.updates:
-            with _naming_lines([f"{u.line.cost_code}/{u.line.cost_type} (line {u.line.id})" for u in plan.updates]):
-                answers += self.api.sync_budget_line_items(
-                    t.company_id, t.project_id,
-                    [{"id": u.line.id, "original_budget_amount": money_text(u.new_amount)} for u in plan.updates],
-                    creates=False,
-                )
+        items, labels = self._sync_items(plan)
+        for batch in batches(list(zip(items, labels))):
+            answers += self._sync([item for item, _ in batch], [label for _, label in batch])
         for line in plan.deletes:
             try:
-                with _naming_lines([f"{line.cost_code}/{line.cost_type} (line {line.id})"], whole_call=True):
+                with _naming_lines([f"{line.cost_code}/{line.cost_type} (line {line.id})"]):
                     self.api.delete_budget_line_item(t.company_id, t.project_id, line.id)
             except ProcoreNotFoundError:
                 # Gone already: deleted by an earlier attempt whose answer was lost (a retried DELETE
@@ -248,26 +344,25 @@ class BudgetLoader:
         return answers
 
     def _budget_after(self, before: list[ExistingLine], plan: MergePlan, answers: list[dict[str, Any]]) -> list[ExistingLine] | None:
-        """The budget as Procore's answers to a round of writes show it, or None when they do not show
-        every created and updated line (then the next round reads it)."""
+        """The budget as Procore's answers to a round of writes show it (each answered line names its WBS
+        code, which says its cost code and cost type), or None when they do not show every created and
+        updated line (then the next round reads it)."""
         if len(answers) != len(plan.creates) + len(plan.updates):
             return None
-        code_by_id = {v: k for k, v in self.cost_code_ids().items()}
-        type_by_id = {v: k for k, v in self.line_item_type_ids().items()}
         lines = {line.id: line for line in before}
         for line in plan.deletes:
             lines.pop(line.id, None)
         for item in answers:
             try:
                 line_id = int(item["id"])
-                cost_code = code_by_id.get(int(item["cost_code"]["id"]))
-                cost_type = type_by_id.get(int(item["line_item_type"]["id"]))
+                wbs_code_id = int(item["wbs_code"]["id"])
                 amount = parse_money(item["original_budget_amount"])
             except (KeyError, TypeError, ValueError, MoneyError):
                 return None
-            if cost_code is None or cost_type is None:
+            key = self._wbs.key_of(wbs_code_id)
+            if key is None:
                 return None
-            lines[line_id] = ExistingLine(id=line_id, cost_code=cost_code, cost_type=cost_type, amount=amount)
+            lines[line_id] = ExistingLine(id=line_id, cost_code=key[0], cost_type=key[1], amount=amount, wbs_code_id=wbs_code_id)
         return sorted(lines.values(), key=lambda line: (line.cost_code, line.cost_type, line.id))
 
     def apply(self, desired: list[DesiredLine], mode: str, existing: list[ExistingLine] | None = None) -> LoadOutcome:
@@ -300,26 +395,32 @@ class BudgetLoader:
         raise LoadIncompleteError(f"{self.target.label}: Procore's budget did not converge after {MAX_ROUNDS} rounds")
 
 
+def _shown(labels: list[str]) -> str:
+    return ", ".join(labels[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
+
+
+def _named(exc: ProcoreValidationError, labels: list[str]) -> ProcoreValidationError:
+    """The same refusal, naming the budget lines it was for."""
+    return ProcoreValidationError(exc.status, f"{exc.detail} [refused: {_shown(labels)}]", method=exc.method, path=exc.path,
+                                  project_id=exc.project_id, body=exc.body)
+
+
 @contextmanager
-def _naming_lines(labels: list[str], *, whole_call: bool = False) -> Iterator[None]:
-    """Re-raise a 422 naming the budget lines Procore refused (by the per-item `details[].index` of a
-    sync's answer, or every line of a single-line call)."""
+def _naming_lines(labels: list[str]) -> Iterator[None]:
+    """Re-raise a 422 of a single-line call naming that line."""
     try:
         yield
     except ProcoreValidationError as exc:
-        details = exc.body.get("details") if isinstance(exc.body, dict) else None
-        named = []
-        for item in details if isinstance(details, list) else []:
-            index = item.get("index") if isinstance(item, dict) else None
-            if isinstance(index, int) and 0 <= index < len(labels):
-                named.append(f"{labels[index]}: {'; '.join(map(str, item.get('errors') or [])) or exc.detail}")
-        if not named and whole_call:
-            named = labels
-        if not named:
-            raise
-        shown = ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
-        raise ProcoreValidationError(exc.status, f"{exc.detail} [refused: {shown}]", method=exc.method, path=exc.path,
-                                     project_id=exc.project_id, body=exc.body) from None
+        raise _named(exc, labels) from None
+
+
+def _refused_pair(error: Any, code_items: dict[str, int], type_items: dict[str, int]) -> str:
+    """A refused bulk-create entry as 'cost code/cost type: why', from the segment items it echoes."""
+    by_id: dict[Any, str] = {v: k for k, v in code_items.items()} | {v: k for k, v in type_items.items()}
+    picks = error.get("segment_items") if isinstance(error, dict) else None
+    names = [by_id.get(p.get("segment_item_id"), "?") for p in picks if isinstance(p, dict)] if isinstance(picks, list) else []
+    why = error.get("errors") if isinstance(error, dict) else error
+    return f"{'/'.join(names) or 'an entry'}: {why}"
 
 
 def _with_synced(ids: dict[str, int] | None, entities: list[Any], created: list[str]) -> dict[str, int] | None:

@@ -303,6 +303,8 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode:
             label = {k: ready[k] for k in ("company_code", "job_number", "procore_company_id")} | {"project_id": ready["procore_project_id"]}
             write_snapshot(folder.path, snapshot_payload(label, existing, now_iso()))
         if dry_run:
+            if plan.write_count:  # "ready to import" only when these credentials could write it
+                loader.require_write_permission()
             final = existing
             rounds = ambiguous = 0
         else:

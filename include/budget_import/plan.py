@@ -41,6 +41,7 @@ class ExistingLine(NamedTuple):
     cost_code: str
     cost_type: str
     amount: Decimal
+    wbs_code_id: int | None = None  # Procore's WBS code of the line (an update names it, as the spec requires)
 
     @property
     def key(self) -> tuple[str, str]:

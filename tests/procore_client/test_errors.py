@@ -33,9 +33,21 @@ def test_403_for_a_read_only_app(emu: Emu, caplog: pytest.LogCaptureFixture) -> 
     client = emu.client(client_id=VIEWER_ID, secret=VIEWER_SECRET, session=session)
     with pytest.raises(ProcorePermissionError) as info:
         run_import(emu.loader(client), "override")
-    assert info.value.status == 403 and "permission" in str(info.value)
-    assert len(emu.requests(method="PATCH")) == 1  # refused at once, not retried
+    assert info.value.status == 403 and "'Read Only' access to the Budget tool" in str(info.value)
+    writes = [r for r in emu.requests() if r["method"] != "GET" and r["path"].startswith("/rest/")]
+    assert writes == []  # asked before the first write of any kind: not even a cost type was created
+    assert len(emu.requests(path_contains="/settings/permissions")) == 1
     assert_clear(info.value, PROJECT, session.bearers | {VIEWER_SECRET, SECRET}, caplog.text)
+
+
+def test_a_read_only_app_with_nothing_to_write_is_not_refused(emu: Emu) -> None:
+    """Permission is asked only when something would be written: an unchanged budget costs no extra call."""
+    run_import(emu.loader(emu.client()), "override")
+    viewer = emu.client(client_id=VIEWER_ID, secret=VIEWER_SECRET)
+    emu.admin("DELETE", "/requests")
+    outcome = run_import(emu.loader(viewer), "override")
+    assert outcome.plan.write_count == 0
+    assert emu.requests(path_contains="/settings/permissions") == []
 
 
 def test_403_for_a_disabled_budget_tool(emu: Emu) -> None:

@@ -4,6 +4,7 @@ unknown is never blindly repeated."""
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from email.utils import formatdate
 
 import pytest
@@ -11,9 +12,11 @@ import requests
 
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.client import ProcoreClient
-from include.budget_import.procore.errors import AmbiguousWriteError, ProcoreError, ProcoreUnavailableError
-
-
+from include.budget_import.procore.errors import (
+    AmbiguousWriteError,
+    ProcoreError,
+    ProcoreUnavailableError,
+)
 from standins.procore_emulator.server import free_port
 
 from .conftest import CLIENT_ID, COMPANY, PROJECT, SECRET, Emu, RecordingSleep
@@ -143,17 +146,18 @@ def test_a_long_retry_after_fails_at_once_instead_of_retrying_early(emu: Emu) ->
 # --- a create (bulk sync without ids) is not idempotent -----------------------------------------
 def new_line_wbs(api: ProcoreBudgetApi) -> int:
     """The wbs code of 03-300 / S, a pair without a budget line in the fixture."""
-    codes = {c["code"]: c["id"] for c in api.cost_codes(COMPANY, PROJECT)}
-    types = {t["code"]: t["id"] for t in api.line_item_types(COMPANY)}
-    segments = {s["name"]: s["id"] for s in api.wbs_segments(COMPANY, PROJECT)}
+    segments = {s["type"]: s["id"] for s in api.wbs_segments(COMPANY, PROJECT)}
+    codes = {i["code"]: i["id"] for i in api.segment_items(COMPANY, PROJECT, segments["cost_code"])}
+    types = {i["code"]: i["id"] for i in api.segment_items(COMPANY, PROJECT, segments["line_item_type"])}
     created = api.bulk_create_wbs_codes(COMPANY, PROJECT, [{"segment_items": [
-        {"segment_id": segments["Cost Code"], "segment_item_id": codes["03-300"]},
-        {"segment_id": segments["Cost Type"], "segment_item_id": types["S"]}]}])
-    return int(created[0]["id"])
+        {"segment_id": segments["cost_code"], "segment_item_id": codes["03-300"]},
+        {"segment_id": segments["line_item_type"], "segment_item_id": types["S"]}]}])
+    assert created["errors"] == []
+    return int(created["entities"][0]["id"])
 
 
 def create_line(api: ProcoreBudgetApi, wbs_id: int) -> list[dict]:
-    return api.sync_budget_line_items(COMPANY, PROJECT, [{"wbs_code_id": wbs_id, "original_budget_amount": "42.00"}], creates=True)
+    return api.sync_budget_line_items(COMPANY, PROJECT, [{"wbs_code_id": wbs_id, "original_budget_amount": Decimal("42.00")}])
 
 
 def test_create_after_429_is_retried_and_made_once(emu: Emu) -> None:
@@ -183,11 +187,11 @@ def test_create_with_unknown_outcome_is_ambiguous_and_not_repeated(emu: Emu, kin
 
 def test_updates_by_id_are_idempotent_and_retried(emu: Emu) -> None:
     api = ProcoreBudgetApi(emu.client())
-    line_id = next(line["id"] for line in emu.admin("GET", "/state", params={"project_id": PROJECT})["budget_line_items"]
-                   if line["cost_code"] == "02-200")
+    line = next(line for line in emu.admin("GET", "/state", params={"project_id": PROJECT})["budget_line_items"]
+                if line["cost_code"] == "02-200")
     emu.faults(retry_after=0, rules=[{"kind": "lost_response", "method": "POST", "path_contains": SYNC, "times": 1},
                                      {"kind": "error", "status": 502, "method": "POST", "path_contains": SYNC, "times": 1}])
-    api.sync_budget_line_items(COMPANY, PROJECT, [{"id": line_id, "original_budget_amount": "9.99"}], creates=False)
+    api.sync_budget_line_items(COMPANY, PROJECT, [{"id": line["id"], "wbs_code_id": line["wbs_code_id"], "original_budget_amount": Decimal("9.99")}])
     assert [c["status"] for c in emu.requests(path_contains=SYNC)] == [200, 502, 200]
     assert emu.budget()[("02-200", "M")] == "9.99"
 
@@ -199,8 +203,7 @@ def test_a_create_that_never_reached_procore_is_retried_not_ambiguous(emu: Emu) 
                            client_id=CLIENT_ID, client_secret=SECRET, max_attempts=3, backoff_initial_s=0.01,
                            sleep=RecordingSleep())
     with pytest.raises(ProcoreUnavailableError) as info:
-        ProcoreBudgetApi(client).sync_budget_line_items(COMPANY, PROJECT, [{"wbs_code_id": 1, "original_budget_amount": "1"}],
-                                                        creates=True)
+        ProcoreBudgetApi(client).sync_budget_line_items(COMPANY, PROJECT, [{"wbs_code_id": 1, "original_budget_amount": Decimal("1")}])
     assert not isinstance(info.value, AmbiguousWriteError)
     assert "3 attempts" in str(info.value) and "ConnectionError" in str(info.value) and client.stats.retries == 2
 

@@ -9,27 +9,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from include.budget_import.procore.client import ProcoreClient
-from include.budget_import.procore.errors import ProcoreValidationError
 
-SYNC_BATCH = 1000
+SYNC_BATCH = 1000  # Procore's limit per sync call (its 'Using Sync Actions' guide)
 LIST_PAGE = 1000
-V2_LIST_PAGE = 100
 BUDGET_TOOL_ENGINE = "budgeting"  # Procore does not document the Budget tool's engine_name (a guess)
 
 
 def batches(items: list[Any], size: int = SYNC_BATCH) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _shift_details(exc: ProcoreValidationError, offset: int) -> ProcoreValidationError:
-    """The same 422 with each per-item `details[].index` counted from the start of all items, not the batch."""
-    body = exc.body
-    if offset and isinstance(body, dict) and isinstance(body.get("details"), list):
-        details = [{**d, "index": d["index"] + offset} if isinstance(d, dict) and isinstance(d.get("index"), int) else d
-                   for d in body["details"]]
-        body = {**body, "details": details}
-    return ProcoreValidationError(exc.status, exc.detail, method=exc.method, path=exc.path, project_id=exc.project_id, body=body)
 
 
 class ProcoreBudgetApi:
@@ -86,23 +74,35 @@ class ProcoreBudgetApi:
     def wbs_segments(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
         return self.client.get_json(f"/rest/v1.0/projects/{project_id}/work_breakdown_structure/segments", company_id=company_id, project_id=project_id) or []
 
+    def segment_items(self, company_id: int, project_id: int, segment_id: int) -> list[dict[str, Any]]:
+        return list(self.client.paged(f"/rest/v1.0/projects/{project_id}/work_breakdown_structure/segments/{segment_id}/segment_items",
+                                      company_id=company_id, per_page=LIST_PAGE, project_id=project_id))
+
     def wbs_codes(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
         return list(self.client.paged(f"/rest/v1.0/projects/{project_id}/work_breakdown_structure/wbs_codes", company_id=company_id, per_page=LIST_PAGE, project_id=project_id))
 
-    def bulk_create_wbs_codes(self, company_id: int, project_id: int, bulk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Create wbs codes for segment combinations; an existing combination is returned, not doubled."""
-        created: list[dict[str, Any]] = []
+    def bulk_create_wbs_codes(self, company_id: int, project_id: int, bulk: list[dict[str, Any]]) -> dict[str, list[Any]]:
+        """Create wbs codes for segment combinations (an existing combination is answered, not doubled):
+        Procore answers 201 with the codes it created in `entities` and the entries it refused in `errors`."""
+        result: dict[str, list[Any]] = {"entities": [], "errors": []}
         for batch in batches(bulk):
             body = self.client.send_json(
                 "PATCH", f"/rest/v1.0/projects/{project_id}/work_breakdown_structure/wbs_codes/bulk_create",
                 company_id=company_id, body={"bulk": batch}, idempotent=True, project_id=project_id,
             )
-            created.extend(body or [])
-        return created
+            result["entities"].extend(body.get("entities") or [] if isinstance(body, dict) else [])
+            result["errors"].extend(body.get("errors") or [] if isinstance(body, dict) else [])
+        return result
+
+    # permissions
+    def project_permissions(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
+        """The tools of a project's permission manifest, with these credentials' access level on each."""
+        body = self.client.get_json("/rest/v1.0/settings/permissions", company_id=company_id, params={"project_id": project_id}, project_id=project_id)
+        return list(body.get("tools") or []) if isinstance(body, dict) else []
 
     # budget
     def budget_views(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
-        return self.client.get_json("/rest/v1.0/budget_views", company_id=company_id, params={"project_id": project_id}, project_id=project_id) or []
+        return list(self.client.paged("/rest/v1.0/budget_views", company_id=company_id, params={"project_id": project_id}, per_page=LIST_PAGE, project_id=project_id))
 
     def budget_detail_rows(self, company_id: int, project_id: int, view_id: int) -> list[dict[str, Any]]:
         return list(
@@ -112,20 +112,18 @@ class ProcoreBudgetApi:
             )
         )
 
-    def sync_budget_line_items(self, company_id: int, project_id: int, items: list[dict[str, Any]], *, creates: bool) -> list[dict[str, Any]]:
-        """Bulk create (by wbs_code_id) or update (by id). A create batch is not idempotent: callers
-        handle AmbiguousWriteError by re-reading the budget (Procore refuses a second line per code)."""
-        out: list[dict[str, Any]] = []
-        for offset, batch in zip(range(0, len(items), SYNC_BATCH), batches(items)):
-            try:
-                body = self.client.send_json(
-                    "POST", "/rest/v1.0/budget_line_items/sync", company_id=company_id,
-                    body={"project_id": project_id, "budget_line_items": batch}, idempotent=not creates, project_id=project_id,
-                )
-            except ProcoreValidationError as exc:
-                raise _shift_details(exc, offset) from None
-            out.extend(body or [])
-        return out
+    def sync_budget_line_items(self, company_id: int, project_id: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One sync call (at most SYNC_BATCH items): creates (no `id`) and updates (`id`), each naming its
+        `wbs_code_id` as the spec requires. A call holding a create is not idempotent: callers handle
+        AmbiguousWriteError by re-reading the budget (Procore refuses a second line per wbs code)."""
+        if len(items) > SYNC_BATCH:
+            raise ValueError(f"at most {SYNC_BATCH} budget line items per sync call, not {len(items)}")
+        body = self.client.send_json(
+            "POST", "/rest/v1.0/budget_line_items/sync", company_id=company_id,
+            body={"project_id": project_id, "budget_line_items": items},
+            idempotent=all("id" in item for item in items), project_id=project_id,
+        )
+        return list(body or [])
 
     def delete_budget_line_item(self, company_id: int, project_id: int, line_id: int) -> None:
         self.client.request(

@@ -13,18 +13,16 @@
 - A non-idempotent write (a create) whose outcome is unknown raises AmbiguousWriteError instead of
   being retried: the loader re-reads Procore and re-plans, so a retry can never duplicate a line.
   A 429 (never processed) or a connection that was never made is retried as usual.
-- Amounts are parsed as Decimal and sent as exact decimal strings; no float anywhere.
+- Amounts are parsed as Decimal and sent as exact JSON numbers (jsonbody), as the spec types them; no float anywhere.
 - Logs name method, path, status and timings only: never a secret, a token or a header.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -43,12 +41,14 @@ from include.budget_import.procore.errors import (
     ProcoreValidationError,
     RetryableError,
 )
+from include.budget_import.procore.jsonbody import decode_json, encode_json
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = {500, 502, 503, 504}
 TOKEN_RENEW_MARGIN_S = 60.0  # renew this long before expiry (at most a tenth of the token's lifetime)
 PACE_MARGIN_S = 0.05  # after a spent window's reset time, so the next call lands in the new window
+USER_AGENT = "spectrum-procore-budget/1"  # names our calls in Procore's logs (and in the emulator's contract check)
 TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError)
 STATUS_ERRORS: dict[int, type[ProcoreError]] = {
@@ -93,20 +93,6 @@ class RateWindow:
     reset_at: float  # unix seconds
 
 
-def _decimal_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:f}"
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def encode_json(body: Any) -> str:
-    return json.dumps(body, default=_decimal_default, separators=(",", ":"))
-
-
-def decode_json(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal) if text else None
-
-
 def _body(response: requests.Response) -> Any:
     try:
         return decode_json(response.text)
@@ -119,7 +105,10 @@ def _error_message(response: requests.Response) -> str:
     if body is None:
         return response.text[:300] or response.reason or ""
     if isinstance(body, dict):
-        for key in ("message", "errors", "error_description", "error"):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):  # {"error": {code, message, details}}
+            return str(error["message"])[:500]
+        for key in ("errors", "message", "error_description", "error"):
             if body.get(key):
                 return str(body[key])[:500]
     return str(body)[:500]
@@ -191,7 +180,7 @@ class ProcoreClient:
             response = self._session.post(
                 f"{self._login_url}/oauth/token",
                 data={"grant_type": "client_credentials", "client_id": self._client_id, "client_secret": self._client_secret},
-                timeout=self._timeout, stream=False,
+                headers={"User-Agent": USER_AGENT}, timeout=self._timeout, stream=False,
             )
         except TRANSPORT_ERRORS as exc:
             self._count_unseen()
@@ -363,7 +352,8 @@ class ProcoreClient:
                 raise type(exc)(exc.status if not isinstance(exc, ProcoreUnavailableError) else exc.last_status, exc.detail,
                                 method=exc.method, path=exc.path, project_id=project_id) from None
             self._pace(method, path, project_id)
-            headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": str(company_id), "Accept": "application/json"}
+            headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": str(company_id), "Accept": "application/json",
+                       "User-Agent": USER_AGENT}
             if data is not None:
                 headers["Content-Type"] = "application/json"
             if method == "GET":

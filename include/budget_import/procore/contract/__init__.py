@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 CONTRACT_FILE = Path(__file__).with_name("procore_api.json")
 UNCHECKED_STATUSES = frozenset({429, 500, 502, 503, 504})  # transport matters: retried, never parsed as data
