@@ -1,13 +1,16 @@
 """Per-client rate limits: an hourly window and a short spike window, both counted on every request.
 
 Procore counts failed requests too, so a client that retries blindly burns its budget; the
-emulator does the same. Windows are fixed and start at a client's first request in them.
+emulator does the same. The spike window rolls: a request counts for `spike_window_seconds` after
+it was made. The hourly window is fixed and starts at a client's first request in it. A request
+refused with 429 is not counted (so Retry-After is a promise the emulator keeps).
 """
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -25,7 +28,7 @@ class Limits:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], base: "Limits | None" = None) -> "Limits":
+    def from_dict(cls, data: dict[str, Any], base: Limits | None = None) -> Limits:
         """Merge `data` into `base` (a partial update); every value must be a positive number."""
         merged = asdict(base or cls())
         known = {f.name for f in fields(cls)}
@@ -58,7 +61,7 @@ class RateLimiter:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self._lock = threading.Lock()
-        self._windows: dict[str, tuple[_Window, _Window]] = {}
+        self._windows: dict[str, tuple[_Window, deque[float]]] = {}
 
     def configure(self, limits: Limits) -> None:
         """New limits start with fresh counters, so a test sees exactly the budget it set."""
@@ -69,21 +72,30 @@ class RateLimiter:
     def hit(self, key: str, now: float | None = None) -> Decision:
         now = time.time() if now is None else now
         limits = self.limits
+        span = limits.spike_window_seconds
         with self._lock:
-            hour, spike = self._windows.get(key) or (_Window(now), _Window(now))
+            hour, spike = self._windows.get(key) or (_Window(now), deque())
             if now >= hour.start + limits.hourly_window_seconds:
                 hour = _Window(now)
-            if now >= spike.start + limits.spike_window_seconds:
-                spike = _Window(now)
-            hour.count += 1
-            spike.count += 1
+            while spike and spike[0] + span <= now:  # expired from the rolling window
+                spike.popleft()
+            allowed = hour.count < limits.hourly_limit and len(spike) < limits.spike_limit
+            if allowed:
+                hour.count += 1
+                spike.append(now)
             self._windows[key] = (hour, spike)
             hour_left = limits.hourly_limit - hour.count
-            spike_left = limits.spike_limit - spike.count
+            spike_left = limits.spike_limit - len(spike)
+            oldest = spike[0] if spike else now
         hour_reset = hour.start + limits.hourly_window_seconds
-        spike_reset = spike.start + limits.spike_window_seconds
-        # Report the window that binds first: the one with fewer requests left (the hourly one on a tie).
-        if hour_left < 0 or (spike_left >= 0 and hour_left <= spike_left):
+        spike_reset = oldest + span  # when the oldest counted request stops counting
+        if not allowed:  # report the window that refused (the later one when both are full)
+            full = [(reset, limit) for left, reset, limit in ((hour_left, hour_reset, limits.hourly_limit),
+                                                              (spike_left, spike_reset, limits.spike_limit))
+                    if left <= 0]
+            reset, limit = max(full)
+            left = 0
+        elif hour_left <= spike_left:  # report the window that binds first (the hourly one on a tie)
             limit, left, reset = limits.hourly_limit, hour_left, hour_reset
         else:
             limit, left, reset = limits.spike_limit, spike_left, spike_reset
@@ -92,7 +104,6 @@ class RateLimiter:
             "X-Rate-Limit-Remaining": str(max(left, 0)),
             "X-Rate-Limit-Reset": str(math.ceil(reset)),
         }
-        allowed = hour_left >= 0 and spike_left >= 0
         if not allowed:
             headers["Retry-After"] = str(max(1, math.ceil(reset - now)))
         return Decision(allowed, headers)

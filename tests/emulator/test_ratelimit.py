@@ -1,4 +1,4 @@
-"""Rate-limit headers on every answer, 429 past the spike window, windows resetting, per-client counting."""
+"""Rate-limit headers on every answer, 429 past the rolling spike window, the hourly window, per-client counting."""
 from __future__ import annotations
 
 import time
@@ -50,6 +50,29 @@ def test_429_past_the_spike_window_then_reset(emu: Emu) -> None:
     assert 0 < int(limited.headers["X-Rate-Limit-Reset"]) - time.time() <= 3  # unix seconds, rounded up
     time.sleep(retry_after + 0.05)
     assert api.get("/rest/v1.0/companies").status_code == 200
+
+
+def test_spike_window_rolls(emu: Emu) -> None:
+    """A request counts for spike_window_seconds after it was made; a fixed window would forget all at once."""
+    api = emu.api()
+    emu.admin("PUT", "/limits", json={"spike_limit": 3, "spike_window_seconds": 2})
+    first = api.get("/rest/v1.0/companies")
+    started = time.time()
+    assert first.headers["X-Rate-Limit-Limit"] == "3" and first.headers["X-Rate-Limit-Remaining"] == "2"
+    assert int(first.headers["X-Rate-Limit-Reset"]) == int(-(-(started + 2) // 1)) or \
+        abs(int(first.headers["X-Rate-Limit-Reset"]) - (started + 2)) <= 1
+    time.sleep(1.0)
+    second, third = api.get("/rest/v1.0/companies"), api.get("/rest/v1.0/companies")
+    assert [second.status_code, third.status_code] == [200, 200]
+    # the reset is when the oldest counted request (the first) expires, not a window after the last one
+    assert abs(int(third.headers["X-Rate-Limit-Reset"]) - (started + 2)) <= 1
+    refused = api.get("/rest/v1.0/companies")
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 2
+    time.sleep(max(0.0, started + 2.1 - time.time()))  # the first request has expired; the other two still count
+    assert api.get("/rest/v1.0/companies").status_code == 200
+    after = api.get("/rest/v1.0/companies")
+    assert after.status_code == 429  # a fixed window would have started afresh and allowed it
+    assert after.headers["X-Rate-Limit-Remaining"] == "0"
 
 
 def test_token_requests_count_for_their_client(emu: Emu) -> None:
