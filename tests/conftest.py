@@ -13,6 +13,34 @@ import requests
 from standins.procore_emulator.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
+CLIENT_USER_AGENT = "spectrum-procore-budget"  # the project's ProcoreClient sends spectrum-procore-budget/<version>
+
+
+def _blamed(violation: dict) -> bool:
+    """A wrong answer is always the emulator's fault; a wrong request only counts when our client sent it
+    (tests that send bad requests on purpose with plain `requests` only get them refused)."""
+    return violation["kind"] == "response" or str(violation.get("user_agent") or "").startswith(CLIENT_USER_AGENT)
+
+
+@pytest.fixture(autouse=True)
+def procore_contract_check():
+    """After every test, ask each emulator this process runs for the contract violations recorded since the
+    last check (one local call per emulator; nothing when none runs) and fail on ours."""
+    yield
+    servers = EmulatorServer.unreported()
+    if not servers:
+        return
+    found = []
+    for server in servers:
+        try:
+            found += [v for v in server.new_violations() if _blamed(v)]
+        except (OSError, ValueError):  # a server that died mid-test: its own test fails for that
+            continue
+    if found:
+        lines = [f"{v['kind']} {v['method']} {v['path']} -> {v['status']} ({v['user_agent']}): " + "; ".join(v["problems"])
+                 for v in found[:20]]
+        more = f"\n... and {len(found) - 20} more" if len(found) > 20 else ""
+        pytest.fail("Procore contract violations:\n" + "\n".join(lines) + more, pytrace=False)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hourly-window", type=float, default=float(_env("HOURLY_WINDOW", "3600")))
     p.add_argument("--spike-limit", type=int, default=int(_env("SPIKE_LIMIT", "1000")))
     p.add_argument("--spike-window", type=float, default=float(_env("SPIKE_WINDOW", "10")))
+    p.add_argument("--contract", choices=("check", "off"), default=_env("CONTRACT", "check"),
+                   help="check every request and answer against Procore's spec (default) or not")
     p.add_argument("--log-level", default=_env("LOG_LEVEL", "warning"))
     return p.parse_args(argv)
 
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         sys.exit(str(exc))
     settings = Settings(db_path=Path(args.db), fixture_path=Path(args.fixture) if args.fixture else None,
-                        reset=args.reset, token_ttl=args.token_ttl, limits=limits)
+                        reset=args.reset, token_ttl=args.token_ttl, limits=limits,
+                        contract=args.contract)
     app = create_app(settings)
     print(f"Procore emulator on http://{args.host}:{args.port} (db {args.db})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,

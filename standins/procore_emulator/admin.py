@@ -142,6 +142,21 @@ def clear_requests(request: Request) -> ExactJSONResponse:
     return ExactJSONResponse({"cleared": emu_of(request).log.clear()})
 
 
+@router.get("/contract")
+def get_contract(request: Request) -> ExactJSONResponse:
+    """The contract check's mode, how many calls it checked and the violations (after seq `since`)."""
+    try:
+        since = int(request.query_params.get("since") or 0)
+    except ValueError:
+        raise bad_request("since is invalid") from None
+    return ExactJSONResponse(emu_of(request).contract.report(since))
+
+
+@router.delete("/contract")
+def clear_contract(request: Request) -> ExactJSONResponse:
+    return ExactJSONResponse({"cleared": emu_of(request).contract.clear()})
+
+
 @router.post("/tokens/expire")
 def expire_tokens(request: Request) -> ExactJSONResponse:
     """Make every issued token expire now, to test a client's re-authentication."""

@@ -26,7 +26,7 @@ def _api_error(_: Request, exc: ApiError) -> ExactJSONResponse:
 
 
 def _http_error(_: Request, exc: StarletteHTTPException) -> ExactJSONResponse:
-    return ExactJSONResponse({"message": str(exc.detail)}, status_code=exc.status_code,
+    return ExactJSONResponse({"errors": str(exc.detail)}, status_code=exc.status_code,
                              headers=getattr(exc, "headers", None))
 
 

@@ -14,6 +14,7 @@ from .errors import ApiError, bad_request, forbidden, unauthorized
 from .store import Database
 
 NOT_CONNECTED = "App is not connected to this company"
+WRITERS = ("admin", "standard")
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Client:
     client_id: str
     client_secret: str
     company_id: int
-    permission: str  # "standard" | "read_only" | "none"
+    permission: str  # "admin" | "standard" | "read_only" | "none"
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Caller:
             raise forbidden("You do not have permission to view the Budget tool of this project")
 
     def require_write(self) -> None:
-        if self.client.permission != "standard":
+        if self.client.permission not in WRITERS:
             raise forbidden("You do not have permission to perform this action")
 
 
@@ -104,7 +105,7 @@ class TokenStore:
             raise unauthorized("Authorization header with a Bearer access token is required")
         client = self.client_for(token.strip())
         if client is None:
-            raise ApiError(401, {"message": "The access token is invalid or has expired"},
+            raise ApiError(401, {"errors": "The access token is invalid or has expired"},
                            {"WWW-Authenticate": 'Bearer realm="Procore API", error="invalid_token"'})
         if company_header is None or not company_header.strip():
             raise bad_request("Procore-Company-Id header is required")

@@ -21,12 +21,14 @@ from .sync import MAX_SYNC_ITEMS
 LOCKED = "The original_budget_amount cannot be updated for a locked budget."
 DUPLICATE = "wbs_code_id: This Budget Code already exists"
 STRATEGIES = ("manual", "automatic")
-ZERO = Decimal("0")
+ZERO = Decimal(0)
+CURRENCY = "USD"
+MISMATCH = "wbs_code_id: does not match the budget line item's wbs_code_id"
 
 LINE_SQL = (
     "SELECT b.*, w.cost_code_id, w.line_item_type_id, w.description AS wbs_description, cc.code AS cc_code, "
-    "cc.full_code AS cc_full_code, cc.name AS cc_name, cc.origin_id AS cc_origin_id, l.code AS lit_code, "
-    "l.name AS lit_name, l.origin_id AS lit_origin_id FROM budget_line_items b "
+    "cc.full_code AS cc_full_code, cc.name AS cc_name, cc.origin_id AS cc_origin_id, cc.parent_id AS cc_parent_id, "
+    "l.code AS lit_code, l.name AS lit_name, l.origin_id AS lit_origin_id FROM budget_line_items b "
     "JOIN wbs_codes w ON w.id = b.wbs_code_id JOIN cost_codes cc ON cc.id = w.cost_code_id "
     "JOIN line_item_types l ON l.id = w.line_item_type_id ")
 LINE_COLUMNS = ("id", "project_id", "wbs_code_id", "original_budget_amount", "uom", "quantity", "unit_cost",
@@ -48,8 +50,13 @@ def _figures(row: Any) -> dict[str, Decimal]:
     }
 
 
+def _wbs_ref(row: Any) -> dict[str, Any]:
+    return {"id": row["wbs_code_id"], "flat_code": wbs.flat_code(row["cc_full_code"], row["lit_code"]),
+            "description": row["wbs_description"]}
+
+
 def v1(row: Any) -> dict[str, Any]:
-    """The v1.0 line item: ids as integers, amounts as exact JSON numbers."""
+    """The v1.0 line item of create/show/update: ids as integers, amounts as exact JSON numbers."""
     figures = _figures(row)
     figures.pop("budget_modifications")
     figures.pop("approved_cos")
@@ -61,8 +68,17 @@ def v1(row: Any) -> dict[str, Any]:
         "cost_code": {"id": row["cost_code_id"], "name": row["cc_name"], "code": row["cc_code"],
                       "full_code": row["cc_full_code"]},
         "line_item_type": {"id": row["line_item_type_id"], "name": row["lit_name"]},
-        "wbs_code": {"id": row["wbs_code_id"], "flat_code": wbs.flat_code(row["cc_full_code"], row["lit_code"])},
-        "currency_configuration": {"currency_iso_code": "USD"},
+        "wbs_code": _wbs_ref(row), "currency_configuration": {"currency_iso_code": CURRENCY},
+    }
+
+
+def synced(row: Any) -> dict[str, Any]:
+    """A line item in a sync answer: exactly the spec's keys (RestV11BudgetLineItemsPost201Response)."""
+    return {
+        "id": row["id"], "original_budget_amount": Decimal(row["original_budget_amount"]), "uom": row["uom"],
+        "quantity": money.from_text(row["quantity"]), "unit_cost": money.from_text(row["unit_cost"]),
+        "calculation_strategy": row["calculation_strategy"], "wbs_code": _wbs_ref(row),
+        "currency_configuration": {"currency_iso_code": CURRENCY},
     }
 
 
@@ -80,16 +96,25 @@ def v2(row: Any) -> dict[str, Any]:
     }
 
 
-def detail_row(row: Any) -> dict[str, Any]:
-    """A budget view detail row (Procore Standard Budget)."""
+def cost_code_label(full_code: str, name: str) -> str:
+    """How a budget view names a cost code: "<full code> - <name>"."""
+    return f"{full_code} - {name}"
+
+
+def detail_row(row: Any, project: Any, company_name: str, root: tuple[int, str, str]) -> dict[str, Any]:
+    """A budget view detail row with only the spec's documented keys. `root` is the (id, full code, name)
+    of the cost code's top ancestor (itself when it has no parent)."""
     return {
-        "id": row["id"], "budget_line_item_id": row["id"], "wbs_code_id": row["wbs_code_id"],
+        "id": row["id"], "deletable": not project["budget_locked"], "company_id": project["company_id"],
+        "company": company_name, "project_id": row["project_id"], "wbs_code_id": row["wbs_code_id"],
+        "biller_id": project["id"], "biller": project["name"], "biller_type": "Project",
+        "root_cost_code_id": root[0], "root_cost_code": cost_code_label(root[1], root[2]),
         "cost_code_id": row["cost_code_id"], "cost_code_origin_id": row["cc_origin_id"],
-        "cost_code": row["cc_full_code"], "cost_code_name": row["cc_name"],
-        "category_id": row["line_item_type_id"], "category": row["lit_name"], "category_code": row["lit_code"],
-        "category_origin_id": row["lit_origin_id"], "description": row["description"], "uom": row["uom"],
-        "quantity": money.from_text(row["quantity"]), "unit_cost": money.from_text(row["unit_cost"]),
-        "calculation_strategy": row["calculation_strategy"], **_figures(row),
+        "category_id": row["line_item_type_id"], "project": project["name"],
+        "cost_code": cost_code_label(row["cc_full_code"], row["cc_name"]), "category": row["lit_name"],
+        "budget_modifications": ZERO, "original_budget_amount": Decimal(row["original_budget_amount"]),
+        "budget_forecast": None, "currency_configuration": {"currency_iso_code": CURRENCY},
+        "unbudgeted_reason": None,
     }
 
 
@@ -162,7 +187,7 @@ def _id_of(value: Any, field: str, errors: list[str]) -> int | None:
         return None
     try:
         if isinstance(value, bool):
-            raise ValueError
+            raise TypeError(field)
         return int(value)
     except (TypeError, ValueError):
         errors.append(f"{field}: is invalid")
@@ -256,7 +281,10 @@ def delete(db: Database, project: sqlite3.Row, line_id: int) -> None:
 # ---- v1 bulk sync --------------------------------------------------------------------------------
 
 def sync(db: Database, project: sqlite3.Row, body: Any) -> list[dict[str, Any]]:
-    """`POST /budget_line_items/sync`: all items valid -> all applied in one transaction, else 422 and nothing."""
+    """`POST /budget_line_items/sync`: all items valid -> all applied in one transaction, else 422 and nothing.
+
+    Every item names its WBS code; an item with `id` updates that line, whose WBS code it must repeat
+    (a line does not move by sync); one without creates a line for its WBS code."""
     if not isinstance(body, dict) or "budget_line_items" not in body:
         raise bad_request("budget_line_items is missing")
     items = body["budget_line_items"]
@@ -272,70 +300,60 @@ def sync(db: Database, project: sqlite3.Row, body: Any) -> list[dict[str, Any]]:
         state = {r["id"]: dict(r) for r in conn.execute(
             "SELECT * FROM budget_line_items WHERE project_id = ?", (project_id,))}
         owner: dict[int, int | str] = {r["wbs_code_id"]: r["id"] for r in state.values()}
-        wanted = {int(i["wbs_code_id"]) for i in items if isinstance(i, dict)
-                  and isinstance(i.get("wbs_code_id"), (int, str)) and str(i["wbs_code_id"]).strip().isdigit()}
+        wanted = {i["wbs_code_id"] for i in items if isinstance(i, dict) and type(i.get("wbs_code_id")) is int}
         valid_wbs = {r["id"] for r in select_in(conn, "SELECT id FROM wbs_codes WHERE project_id = ? AND id IN ({marks})",
                                                 sorted(wanted), project_id)}
-        details: list[dict[str, Any]] = []
+        problems: list[str] = []
         creates: list[dict[str, Any]] = []
         updated: list[int] = []
         order: list[tuple[str, int]] = []
         for index, item in enumerate(items):
             errors: list[str] = []
             if not isinstance(item, dict):
-                details.append({"index": index, "errors": ["must be an object"]})
+                problems.append("budget_line_items: each item must be an object")
                 continue
-            line_id = None
+            wbs_id = _id_of(item.get("wbs_code_id"), "wbs_code_id", errors)
+            if wbs_id is not None and wbs_id not in valid_wbs:
+                errors.append("wbs_code_id: is invalid")
+            current = None
             if item.get("id") is not None:
                 line_id = _id_of(item["id"], "id", errors)
-                if line_id is not None and line_id not in state:
+                current = state.get(line_id) if line_id is not None else None
+                if line_id is not None and current is None:
                     errors.append(f"id: Budget Line Item {line_id} not found in this project")
-                    line_id = None
-            current = state.get(line_id) if line_id is not None else None
-            wbs_id = current["wbs_code_id"] if current else None
-            if "wbs_code_id" in item or current is None and not errors:
-                new_wbs = _id_of(item.get("wbs_code_id"), "wbs_code_id", errors)
-                if new_wbs is not None and new_wbs not in valid_wbs:
-                    errors.append("wbs_code_id: is invalid")
-                elif new_wbs is not None:
-                    wbs_id = new_wbs
+                elif current is not None and wbs_id is not None and current["wbs_code_id"] != wbs_id:
+                    errors.append(MISMATCH)
             values, sets_amount = _parse_fields(item, current, errors)
             if locked and sets_amount:
                 errors.append(LOCKED)
-            me: int | str = line_id if line_id is not None else f"new:{index}"
+            me: int | str = current["id"] if current is not None else f"new:{index}"
             if wbs_id is not None and not errors and owner.get(wbs_id, me) != me:
                 errors.append(DUPLICATE)
             if errors:
-                details.append({"index": index, "id": item.get("id"), "wbs_code_id": item.get("wbs_code_id"),
-                                "errors": list(dict.fromkeys(errors))})
+                problems.extend(errors)
                 continue
-            if current is not None and current["wbs_code_id"] != wbs_id:
-                owner.pop(current["wbs_code_id"], None)
             owner[wbs_id] = me  # type: ignore[index]
             if current is not None:
-                current.update(values, wbs_code_id=wbs_id, updated_at=stamp)
+                current.update(values, updated_at=stamp)
                 updated.append(current["id"])
                 order.append(("id", current["id"]))
             else:
                 creates.append({**values, "project_id": project_id, "wbs_code_id": wbs_id,
                                 "created_at": stamp, "updated_at": stamp})
                 order.append(("new", len(creates) - 1))
-        if details:
-            raise ApiError(422, {"errors": "; ".join(dict.fromkeys(e for d in details for e in d["errors"])),
-                                 "details": details})
+        if problems:
+            raise unprocessable("; ".join(dict.fromkeys(problems)))
         for row, new_id in zip(creates, db.allocate_ids(conn, len(creates)) if creates else []):
             row["id"] = new_id
-        # Park moved lines' WBS codes first so swaps inside one batch do not trip the unique index.
-        conn.executemany("UPDATE budget_line_items SET wbs_code_id = -id WHERE id = ?", [(i,) for i in set(updated)])
         conn.executemany(f"INSERT INTO budget_line_items ({', '.join(LINE_COLUMNS)}) "
                          f"VALUES ({', '.join('?' for _ in LINE_COLUMNS)})",
                          [tuple(r[c] for c in LINE_COLUMNS) for r in creates])
-        conn.executemany("UPDATE budget_line_items SET wbs_code_id = ?, original_budget_amount = ?, uom = ?, "
+        conn.executemany("UPDATE budget_line_items SET original_budget_amount = ?, uom = ?, "
                          "quantity = ?, unit_cost = ?, calculation_strategy = ?, description = ?, updated_at = ? "
                          "WHERE id = ?",
-                         [(r["wbs_code_id"], r["original_budget_amount"], r["uom"], r["quantity"], r["unit_cost"],
+                         [(r["original_budget_amount"], r["uom"], r["quantity"], r["unit_cost"],
                            r["calculation_strategy"], r["description"], r["updated_at"], r["id"])
                           for r in (state[i] for i in dict.fromkeys(updated))])
         ids = [ref if kind == "id" else creates[ref]["id"] for kind, ref in order]
         rows = fetch_rows(conn, ids)
-        return [v1(rows[i]) for i in ids]
+        return [synced(rows[i]) for i in ids]

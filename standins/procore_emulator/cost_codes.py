@@ -11,7 +11,7 @@ from .sync import SyncBatch, text_or_none
 
 FIELDS = ("code", "name", "origin_id", "origin_data")
 COLUMNS = ("id", "company_id", "project_id", "code", "full_code", "name", "parent_id", "origin_id", "origin_data",
-           "created_at", "updated_at")
+           "created_at", "updated_at", "segment_item_id")
 CODE_DELIMITER = "-"  # full_code joins a code to its parent's full_code (a guess, see README)
 
 
@@ -130,6 +130,9 @@ def sync(db: Database, project: sqlite3.Row, items: list[Any]) -> dict[str, Any]
                 batch.by_id[entity_id]["full_code"] = full_code
                 batch.changed.add(entity_id)
         created = set(batch.created)
+        # Each new entity is also a WBS segment item, with an id of its own (see wbs.py).
+        for entity_id, item_id in zip(batch.created, db.allocate_ids(conn, len(batch.created))):
+            batch.by_id[entity_id]["segment_item_id"] = item_id
         # Park changed rows' unique keys first so swaps within one batch do not trip the unique indexes.
         conn.executemany("UPDATE cost_codes SET code = '~parked~' || id, origin_id = NULL WHERE id = ?",
                          [(i,) for i in batch.changed - created])

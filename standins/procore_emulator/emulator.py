@@ -1,4 +1,4 @@
-"""The emulator's state container: database, tokens, rate limiter, fault injector and request log."""
+"""The emulator's state container: database, tokens, rate limiter, fault injector, request log, contract log."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +7,7 @@ from typing import Any
 
 from . import fixture
 from .auth import TokenStore
+from .contract import ContractLog
 from .faults import FaultInjector
 from .ratelimit import Limits, RateLimiter
 from .requestlog import RequestLog
@@ -20,6 +21,7 @@ class Settings:
     reset: bool = False
     token_ttl: int = 5400
     limits: Limits = field(default_factory=Limits)
+    contract: str = "check"  # "check" | "off"
 
 
 class Emulator:
@@ -36,6 +38,7 @@ class Emulator:
         self.limiter = RateLimiter(settings.limits)
         self.faults = FaultInjector()
         self.log = RequestLog()
+        self.contract = ContractLog(settings.contract)
 
     def seed(self, data: dict[str, Any], reload: bool = True) -> dict[str, int]:
         """Replace all data with a fixture's; existing tokens keep working while their client exists."""

@@ -1,4 +1,4 @@
-"""API errors raised by handlers and rendered as Procore-style JSON bodies."""
+"""API errors raised by handlers and rendered as Procore's documented error body, `{"errors": ...}`."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,15 +20,15 @@ def bad_request(text: str) -> ApiError:
 
 
 def unauthorized(text: str) -> ApiError:
-    return ApiError(401, {"message": text}, {"WWW-Authenticate": 'Bearer realm="Procore API"'})
+    return ApiError(401, {"errors": text}, {"WWW-Authenticate": 'Bearer realm="Procore API"'})
 
 
 def forbidden(text: str) -> ApiError:
-    return ApiError(403, {"message": text})
+    return ApiError(403, {"errors": text})
 
 
 def not_found(text: str = "Resource not found") -> ApiError:
-    return ApiError(404, {"message": text})
+    return ApiError(404, {"errors": text})
 
 
 def unprocessable(text: str, **extra: Any) -> ApiError:

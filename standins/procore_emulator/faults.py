@@ -50,10 +50,10 @@ class FaultConfig:
     rules: list[Rule] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FaultConfig":
+    def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
         """Validate a PUT body; unknown keys and out-of-range rates are errors, not silently ignored."""
         if not isinstance(data, dict):
-            raise ValueError("fault config must be a JSON object")
+            raise TypeError("fault config must be a JSON object")
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from . import money
 from .store import FIRST_AUTO_ID, now_iso
 
-PERMISSIONS = ("standard", "read_only", "none")
+PERMISSIONS = ("admin", "standard", "read_only", "none")
+SEGMENT_NAMES = {"cost_code": "Cost Code", "line_item_type": "Cost Type"}  # English; a company may translate them
+DEFAULT_VIEW = {"name": "Procore Standard Budget", "description": "Standard budget view"}
 Rows = tuple[Sequence[str], list[Sequence[Any]]]
 
 
@@ -29,7 +32,7 @@ def read(path: str | Path) -> dict[str, Any]:
 def _explicit_ids(fixture: dict[str, Any]) -> Iterator[int]:
     for company in fixture.get("companies", []):
         yield company.get("id") or 0
-        for key in ("line_item_types",):
+        for key in ("line_item_types", "budget_views"):
             for item in company.get(key, []) or []:
                 yield item.get("id") or 0
         for project in company.get("projects", []) or []:
@@ -80,6 +83,7 @@ def build(fixture: dict[str, Any]) -> tuple[dict[str, Rows], int]:
         return ident
 
     companies: list[Sequence[Any]] = []
+    views: list[Sequence[Any]] = []
     clients: list[Sequence[Any]] = []
     projects: list[Sequence[Any]] = []
     lits: list[Sequence[Any]] = []
@@ -92,7 +96,23 @@ def build(fixture: dict[str, Any]) -> tuple[dict[str, Rows], int]:
     for c_index, company in enumerate(fixture["companies"]):
         where = f"companies[{c_index}]"
         company_id = take_id(company, where)
-        companies.append((company_id, _required(company, "name", where), next(counter)))
+        names = company.get("wbs_segment_names") or {}
+        if not isinstance(names, dict) or set(names) - set(SEGMENT_NAMES) \
+                or not all(isinstance(v, str) and v for v in names.values()):
+            raise FixtureError(f"{where}: wbs_segment_names must map cost_code / line_item_type to names")
+        names = {**SEGMENT_NAMES, **names}
+        companies.append((company_id, _required(company, "name", where), names["cost_code"], names["line_item_type"]))
+        company_views = company.get("budget_views")
+        if company_views is None:
+            company_views = [dict(DEFAULT_VIEW)]
+        if not isinstance(company_views, list) or not company_views:
+            raise FixtureError(f"{where}: budget_views must be a non-empty list")
+        for v_index, view in enumerate(company_views):
+            vwhere = f"{where}.budget_views[{v_index}]"
+            if not isinstance(view, dict):
+                raise FixtureError(f"{vwhere}: must be an object")
+            views.append((take_id(view, vwhere), company_id, str(_required(view, "name", vwhere)),
+                          view.get("description"), stamp, stamp))
         company_origins: dict[str, set[str]] = {"cost_code": set(), "line_item_type": set()}
 
         for client in company.get("clients", []) or []:
@@ -125,7 +145,7 @@ def build(fixture: dict[str, Any]) -> tuple[dict[str, Rows], int]:
             lit_by_code[code] = lit_id
             lit_ids.add(lit_id)
             lits.append((lit_id, company_id, code, _required(lit, "name", lwhere), lit.get("base_type") or "other",
-                         _text(origin), _text(lit.get("origin_data")), stamp, stamp))
+                         _text(origin), _text(lit.get("origin_data")), stamp, stamp, next(counter)))
 
         for p_index, project in enumerate(company.get("projects", []) or []):
             pwhere = f"{where}.projects[{p_index}]"
@@ -149,7 +169,7 @@ def build(fixture: dict[str, Any]) -> tuple[dict[str, Rows], int]:
                         raise FixtureError(f"{kwhere}: origin_id {origin!r} is used twice in the company")
                     company_origins["cost_code"].add(origin)
                 row = [cc_id, company_id, project_id, code, code, _required(cc, "name", kwhere),
-                       cc.get("parent_id"), _text(origin), _text(cc.get("origin_data")), stamp, stamp]
+                       cc.get("parent_id"), _text(origin), _text(cc.get("origin_data")), stamp, stamp, next(counter)]
                 code_rows[code] = row
                 cc_ids[cc_id] = row
                 row.append(cc.get("parent_code"))
@@ -205,14 +225,15 @@ def build(fixture: dict[str, Any]) -> tuple[dict[str, Rows], int]:
                               strategy, line.get("description"), stamp, stamp))
 
     tables: dict[str, Rows] = {
-        "companies": (("id", "name", "budget_view_id"), companies),
+        "companies": (("id", "name", "cost_code_segment_name", "cost_type_segment_name"), companies),
+        "budget_views": (("id", "company_id", "name", "description", "created_at", "updated_at"), views),
         "clients": (("client_id", "client_secret", "company_id", "permission"), clients),
         "projects": (("id", "company_id", "name", "project_number", "origin_id", "origin_data", "active",
                       "budget_tool_active", "budget_locked"), projects),
         "line_item_types": (("id", "company_id", "code", "name", "base_type", "origin_id", "origin_data",
-                             "created_at", "updated_at"), lits),
+                             "created_at", "updated_at", "segment_item_id"), lits),
         "cost_codes": (("id", "company_id", "project_id", "code", "full_code", "name", "parent_id", "origin_id",
-                        "origin_data", "created_at", "updated_at"), cost_codes),
+                        "origin_data", "created_at", "updated_at", "segment_item_id"), cost_codes),
         "wbs_codes": (("id", "project_id", "cost_code_id", "line_item_type_id", "description", "status",
                        "created_at", "updated_at"), wbs),
         "budget_line_items": (("id", "project_id", "wbs_code_id", "original_budget_amount", "uom", "quantity",

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse

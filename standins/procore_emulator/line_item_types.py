@@ -10,7 +10,8 @@ from .store import Database, now_iso
 from .sync import BLANK, SyncBatch, text_or_none
 
 FIELDS = ("code", "name", "base_type", "origin_id", "origin_data")
-COLUMNS = ("id", "company_id", "code", "name", "base_type", "origin_id", "origin_data", "created_at", "updated_at")
+COLUMNS = ("id", "company_id", "code", "name", "base_type", "origin_id", "origin_data", "created_at", "updated_at",
+           "segment_item_id")
 
 
 def serialize(row: Any) -> dict[str, Any]:
@@ -62,6 +63,9 @@ def sync(db: Database, company_id: int, items: list[Any]) -> dict[str, Any]:
             merged["updated_at"] = stamp
             batch.apply(merged, target)
         created = set(batch.created)
+        # Each new entity is also a WBS segment item, with an id of its own (see wbs.py).
+        for entity_id, item_id in zip(batch.created, db.allocate_ids(conn, len(batch.created))):
+            batch.by_id[entity_id]["segment_item_id"] = item_id
         # Park changed rows' unique keys first so swaps within one batch do not trip the unique indexes.
         conn.executemany("UPDATE line_item_types SET code = '~parked~' || id, origin_id = NULL WHERE id = ?",
                          [(i,) for i in batch.changed - created])

@@ -1,8 +1,12 @@
-"""The outermost ASGI layer for /rest and /oauth: request log, rate limits and fault injection.
+"""The outermost ASGI layer for /rest and /oauth: request log, rate limits, fault injection, contract check.
 
 It sits outside FastAPI so that it sees every request first (401s and 404s count against the
 limit too) and can drop a connection: uvicorn's `send` is a bound method of its per-request cycle,
 whose `transport` we abort so the client sees a connection error rather than any HTTP status.
+
+The contract check (`contract.py`) runs here too: a request that breaks Procore's spec is refused
+with 400 before the app sees it, and every answer the app gives is checked against the spec
+(the answer is sent all the same); both kinds of mismatch are recorded as violations.
 """
 from __future__ import annotations
 
@@ -13,21 +17,24 @@ import http
 import json
 import time
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import contract
 from .emulator import Emulator
-from .jsonio import dumps
+from .jsonio import dumps, loads
 from .ratelimit import LIMIT_MESSAGE
+
+NOT_JSON = object()
 
 class ConnectionDropped(Exception):
     """Raised when no transport can be found to abort (not under uvicorn): the server answers nothing."""
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith("/rest/") or path.startswith("/oauth/")
+    return path.startswith(("/rest/", "/oauth/"))
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -84,6 +91,46 @@ async def drop_connection(send: Send) -> None:
     await asyncio.sleep(0)
 
 
+def first_values(query_string: bytes) -> dict[str, str]:
+    """The query as the contract sees it: the first value of every key."""
+    out: dict[str, str] = {}
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        out.setdefault(key, value)
+    return out
+
+
+def json_of(raw: bytes) -> Any:
+    """A JSON body as the app reads it (Decimals, no floats); None when empty, NOT_JSON when unreadable."""
+    if not raw.strip():
+        return None
+    try:
+        return loads(raw)
+    except ValueError:
+        return NOT_JSON
+
+
+def oauth_fields(headers: Headers, raw: bytes, query: dict[str, str]) -> dict[str, Any]:
+    """The token request's fields as the token endpoint reads them: the form (or JSON) plus the query."""
+    if "json" in headers.get("content-type", ""):
+        data = json_of(raw)
+        fields: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
+    else:
+        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    for key, value in query.items():
+        fields.setdefault(key, value)
+    return fields
+
+
+def refusal(path: str, body: Any, problems: list[str]) -> dict[str, Any]:
+    """The 400 body for a request that breaks the contract: Doorkeeper's form on /oauth, Procore's elsewhere."""
+    text = "; ".join(problems)
+    if path.startswith("/oauth/"):
+        grant = body.get("grant_type") if isinstance(body, dict) else None
+        error = "unsupported_grant_type" if grant not in (None, "", "client_credentials") else "invalid_request"
+        return {"error": error, "error_description": text}
+    return {"errors": text}
+
+
 async def respond(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
     payload = dumps(body)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
@@ -131,6 +178,67 @@ class EmulatorMiddleware:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
 
+        checker = emu.contract
+        user_agent = headers.get("user-agent", "")
+
+        async def serve(out: Send, check_answer: bool) -> None:
+            """Check the request against the contract, then let the app answer it (and check the answer)."""
+            nonlocal receive
+            if not checker.enabled:
+                await self.app(scope, receive, out)
+                return
+            raw = await read_body(receive)
+            receive = replay(raw, receive)
+            query = first_values(scope.get("query_string", b""))
+            body = oauth_fields(headers, raw, query) if path == "/oauth/token" else json_of(raw)
+            documented = contract.operation_name(method, path) is not None
+            if body is NOT_JSON:
+                problems = [f"{method} {path}: the body is not valid JSON"]
+            else:
+                problems = contract.request_problems(method, path, query, body)
+            checker.counted()
+            if problems and documented:
+                checker.record("request", method, path, 400, user_agent, problems)
+                await respond(out, 400, refusal(path, body, problems), {})
+                return
+            violation = checker.record("request", method, path, None, user_agent, problems) if problems else None
+            await self.app(scope, receive, checked_sender(out, violation, check_answer and documented))
+
+        def checked_sender(out: Send, violation: dict[str, Any] | None, check_answer: bool) -> Send:
+            start: Message | None = None
+            chunks: list[bytes] = []
+
+            async def _send(message: Message) -> None:
+                nonlocal start
+                if message["type"] == "http.response.start":
+                    if violation is not None:
+                        violation["status"] = message["status"]
+                    status = message["status"]
+                    if not check_answer or status in contract.spec.UNCHECKED_STATUSES or status >= 500:
+                        await out(message)
+                        return
+                    start = message
+                    return
+                if start is None or message["type"] != "http.response.body":
+                    await out(message)
+                    return
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                payload = b"".join(chunks)
+                status = start["status"]
+                answer = json_of(payload)
+                if answer is NOT_JSON:
+                    problems = [f"{method} {path} answer {status}: the body is not JSON"]
+                else:
+                    problems = contract.response_problems(method, path, status, answer)
+                if problems:
+                    checker.record("response", method, path, status, user_agent, problems)
+                await out(start)
+                await out({"type": "http.response.body", "body": payload, "more_body": False})
+
+            return _send
+
         try:
             if not decision.allowed:
                 await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
@@ -149,16 +257,16 @@ class EmulatorMiddleware:
             if fault.kind == "error":
                 if fault.status == 503:
                     extra["Retry-After"] = retry_after
-                await respond(send_with_headers, fault.status, {"message": http.HTTPStatus(fault.status).phrase}, {})
+                await respond(send_with_headers, fault.status, {"errors": http.HTTPStatus(fault.status).phrase}, {})
             elif fault.kind == "rate_limit":
                 extra["Retry-After"] = retry_after
                 await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
             elif fault.kind == "drop":
                 await drop_connection(send)
             elif fault.kind == "lost_response":
-                await self.app(scope, receive, swallow)  # the write is applied and committed...
+                await serve(swallow, check_answer=False)  # the write is applied and committed...
                 await drop_connection(send)  # ...but the client never hears about it
             else:
-                await self.app(scope, receive, send_with_headers)
+                await serve(send_with_headers, check_answer=True)
         finally:
             entry["duration_ms"] = round((time.time() - started) * 1000, 3)

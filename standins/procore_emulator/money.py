@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 
 
 class MoneyError(ValueError):
@@ -53,7 +53,7 @@ def parse_amount(value: Any) -> Decimal:
     The decimal-place bound also catches float noise such as 0.30000000000000004 sent by a client.
     """
     number = parse_decimal(value)
-    sign, digits, exponent = number.as_tuple()
+    _sign, _digits, exponent = number.as_tuple()
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     if places > MAX_DECIMAL_PLACES:
         raise MoneyError(f"must have at most {MAX_DECIMAL_PLACES} decimal places")

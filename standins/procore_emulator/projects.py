@@ -22,8 +22,25 @@ TOOLS = (
 )
 
 
-def serialize_company(row: sqlite3.Row) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "is_active": True}
+# The Budget tool in `GET /settings/permissions` and the access level each fixture permission gives:
+# the spec documents the shape, not these names (guesses, kept in one place as in the client).
+PERMISSION_TOOL = "budgeting"
+ACCESS_LEVELS = {"admin": (4, "Admin"), "standard": (3, "Standard"), "read_only": (2, "Read Only"),
+                 "none": (1, "None")}
+# (tool id, name, friendly name, tab group): the tools the permissions answer lists (made up, stable).
+PERMISSION_TOOLS = (
+    (1, "home", "Home", "core_tools"),
+    (2, "directory", "Directory", "core_tools"),
+    (3, "documents", "Documents", "core_tools"),
+    (4, PERMISSION_TOOL, "Budget", "financial_management"),
+    (5, "contracts", "Commitments", "financial_management"),
+    (6, "change_events", "Change Events", "financial_management"),
+)
+
+
+def serialize_company(row: sqlite3.Row, caller: Caller) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "is_active": True, "logo_url": None,
+            "my_company": row["id"] == caller.company_id}
 
 
 def serialize_project(row: sqlite3.Row) -> dict[str, Any]:
@@ -48,7 +65,7 @@ def list_companies(conn: sqlite3.Connection, caller: Caller) -> list[dict[str, A
         "SELECT * FROM companies WHERE id IN (SELECT company_id FROM clients WHERE client_id = ?) ORDER BY id",
         (caller.client.client_id,),
     ).fetchall()
-    return [serialize_company(r) for r in rows]
+    return [serialize_company(r, caller) for r in rows]
 
 
 def list_projects(conn: sqlite3.Connection, company_id: int, origin_ids: list[str] | None,
@@ -101,3 +118,23 @@ def tools(project: sqlite3.Row, is_active: bool | None) -> list[dict[str, Any]]:
 
 def set_lock(conn: sqlite3.Connection, project_id: int, locked: bool) -> None:
     conn.execute("UPDATE projects SET budget_locked = ? WHERE id = ?", (int(locked), project_id))
+
+
+def permissions(caller: Caller, project: sqlite3.Row | None) -> dict[str, Any]:
+    """`GET /settings/permissions`: the caller's access level per tool, in a project or the company."""
+    level_id, level_name = ACCESS_LEVELS[caller.client.permission]
+    domain_id = project["id"] if project is not None else caller.company_id
+    base = f"https://app.procore.com/{domain_id}/project" if project is not None \
+        else f"https://app.procore.com/{domain_id}/company"
+    out: list[dict[str, Any]] = []
+    for tool_id, name, friendly, tab in PERMISSION_TOOLS:
+        available = level_name != "None"
+        if name == PERMISSION_TOOL and project is not None and not project["budget_tool_active"]:
+            available = False
+        out.append({
+            "id": tool_id, "name": name, "friendly_name": friendly, "domain_id": domain_id, "tab_group": tab,
+            "available_for_user": available, "url": f"{base}/{name}",
+            "user_access_level": {"id": level_id, "name": level_name}, "permitted_actions": [],
+            "can_create": caller.client.permission in ("admin", "standard"), "trial": False,
+        })
+    return {"tools": out}

@@ -162,18 +162,53 @@ WBS = f"{V1}/projects/{{project_id}}/work_breakdown_structure"
 def list_segments(project_id: int, request: Request, caller: Caller = Depends(rest_caller)) -> ExactJSONResponse:
     page = page_of(request)
     with emu_of(request).db.read() as conn:
-        projects.get_project(conn, caller, project_id)
-    items = wbs.segments()
+        project = projects.get_project(conn, caller, project_id)
+        items = wbs.segments(conn, project)
     return paged(request, page, len(items), items[page.offset:page.offset + page.per_page])
+
+
+@router.get(f"{WBS}/segments/{{segment_id}}/segment_items")
+def list_segment_items(project_id: int, segment_id: int, request: Request,
+                       caller: Caller = Depends(rest_caller)) -> ExactJSONResponse:
+    page = page_of(request)
+    with emu_of(request).db.read() as conn:
+        project = projects.get_project(conn, caller, project_id)
+        items, total = wbs.list_segment_items(conn, project, segment_id, page)
+    return paged(request, page, total, items)
+
+
+@router.post(f"{WBS}/segments/{{segment_id}}/segment_items", status_code=201)
+def create_segment_item(project_id: int, segment_id: int, request: Request, caller: Caller = Depends(rest_caller),
+                        body: Any = Depends(json_body)) -> ExactJSONResponse:
+    emu = emu_of(request)
+    with emu.db.read() as conn:
+        project = projects.get_project(conn, caller, project_id)
+    wbs.segment_kind(segment_id)  # an unknown segment is 404 before any permission question
+    caller.require_write()
+    return ExactJSONResponse(wbs.create_segment_item(emu.db, project, segment_id, body), status_code=201)
 
 
 @router.get(f"{WBS}/wbs_codes")
 def list_wbs_codes(project_id: int, request: Request, caller: Caller = Depends(rest_caller)) -> ExactJSONResponse:
     page = page_of(request)
+    statuses = filter_values(request, "status", split=True)
+    updated = wbs.updated_range(request.query_params.get("filters[updated_at]"))
     with emu_of(request).db.read() as conn:
-        projects.get_project(conn, caller, project_id)
-        items, total = wbs.list_wbs(conn, project_id, id_filter(request), page)
+        project = projects.get_project(conn, caller, project_id)
+        items, total = wbs.list_wbs(conn, project, id_filter(request), statuses, updated, page)
     return paged(request, page, total, items)
+
+
+@router.post(f"{WBS}/wbs_codes", status_code=201)
+def create_wbs_code(project_id: int, request: Request, caller: Caller = Depends(rest_caller),
+                    body: Any = Depends(json_body)) -> ExactJSONResponse:
+    emu = emu_of(request)
+    with emu.db.read() as conn:
+        project = projects.get_project(conn, caller, project_id)
+    caller.require_write()
+    if not isinstance(body, dict):
+        raise bad_request("segment_items is missing")
+    return ExactJSONResponse(wbs.create(emu.db, project, body), status_code=201)
 
 
 @router.patch(f"{WBS}/wbs_codes/bulk_create", status_code=201)
@@ -251,8 +286,8 @@ def list_budget_views(request: Request, caller: Caller = Depends(rest_caller)) -
     project = _budget_project(request, caller, query_int(request, "project_id"), write=False)
     page = page_of(request)
     with emu_of(request).db.read() as conn:
-        items = budget_views.views(conn, project["company_id"])
-    return paged(request, page, len(items), items[page.offset:page.offset + page.per_page])
+        items, total = budget_views.views(conn, project["company_id"], page)
+    return paged(request, page, total, items)
 
 
 @router.get(f"{V1}/budget_views/{{view_id}}/detail_rows")
@@ -262,5 +297,22 @@ def list_detail_rows(view_id: int, request: Request, caller: Caller = Depends(re
     page = page_of(request)
     with emu_of(request).db.read() as conn:
         budget_views.require_view(conn, project["company_id"], view_id)
-        items, total = budget_views.detail_rows(conn, project["id"], row_type, page)
+        items, total = budget_views.detail_rows(conn, project, row_type, page)
     return paged(request, page, total, items)
+
+
+# ---- permissions ----------------------------------------------------------------------------------
+
+@router.get(f"{V1}/settings/permissions")
+def list_permissions(request: Request, caller: Caller = Depends(rest_caller)) -> ExactJSONResponse:
+    project_id = query_int(request, "project_id", required=False)
+    company_id = query_int(request, "company_id", required=False)
+    if project_id is None and company_id is None:
+        raise bad_request("project_id, company_id are missing, at least one parameter must be provided")
+    if company_id is not None:
+        projects.require_company(caller, company_id)
+    project = None
+    if project_id is not None:
+        with emu_of(request).db.read() as conn:
+            project = projects.get_project(conn, caller, project_id)
+    return ExactJSONResponse(projects.permissions(caller, project))

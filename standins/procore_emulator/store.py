@@ -8,18 +8,24 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 FIRST_AUTO_ID = 5_000_000_001  # Procore ids exceed 32 bits; auto-assigned ids do too.
+SCHEMA_VERSION = "2"  # a db written with another schema is treated as unseeded (re-seed it from a fixture)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY, client_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS companies (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, budget_view_id INTEGER NOT NULL);
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, cost_code_segment_name TEXT NOT NULL,
+    cost_type_segment_name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS budget_views (
+    id INTEGER PRIMARY KEY, company_id INTEGER NOT NULL, name TEXT NOT NULL, description TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clients (
     client_id TEXT NOT NULL, client_secret TEXT NOT NULL, company_id INTEGER NOT NULL, permission TEXT NOT NULL,
     PRIMARY KEY (client_id, company_id));
@@ -29,11 +35,12 @@ CREATE TABLE IF NOT EXISTS projects (
     budget_tool_active INTEGER NOT NULL DEFAULT 1, budget_locked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS line_item_types (
     id INTEGER PRIMARY KEY, company_id INTEGER NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL,
-    base_type TEXT NOT NULL, origin_id TEXT, origin_data TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    base_type TEXT NOT NULL, origin_id TEXT, origin_data TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    segment_item_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cost_codes (
     id INTEGER PRIMARY KEY, company_id INTEGER NOT NULL, project_id INTEGER NOT NULL, code TEXT NOT NULL,
     full_code TEXT NOT NULL, name TEXT NOT NULL, parent_id INTEGER, origin_id TEXT, origin_data TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, segment_item_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS wbs_codes (
     id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, cost_code_id INTEGER NOT NULL,
     line_item_type_id INTEGER NOT NULL, description TEXT, status TEXT NOT NULL DEFAULT 'active',
@@ -54,13 +61,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS lit_origin ON line_item_types (company_id, ori
 CREATE UNIQUE INDEX IF NOT EXISTS cc_code ON cost_codes (project_id, code);
 CREATE UNIQUE INDEX IF NOT EXISTS cc_origin ON cost_codes (company_id, origin_id) WHERE origin_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cc_parent ON cost_codes (parent_id);
+CREATE UNIQUE INDEX IF NOT EXISTS cc_segment_item ON cost_codes (segment_item_id);
+CREATE UNIQUE INDEX IF NOT EXISTS lit_segment_item ON line_item_types (segment_item_id);
+CREATE INDEX IF NOT EXISTS budget_views_company ON budget_views (company_id, id);
 CREATE UNIQUE INDEX IF NOT EXISTS wbs_pair ON wbs_codes (project_id, cost_code_id, line_item_type_id);
 CREATE INDEX IF NOT EXISTS wbs_project ON wbs_codes (project_id, id);
+CREATE INDEX IF NOT EXISTS wbs_cost_code ON wbs_codes (cost_code_id);
 CREATE UNIQUE INDEX IF NOT EXISTS bli_wbs ON budget_line_items (wbs_code_id);
 CREATE INDEX IF NOT EXISTS bli_project ON budget_line_items (project_id, id);
 """
 
-DATA_TABLES = ("companies", "clients", "projects", "line_item_types", "cost_codes", "wbs_codes", "budget_line_items")
+DATA_TABLES = ("companies", "budget_views", "clients", "projects", "line_item_types", "cost_codes", "wbs_codes", "budget_line_items")
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -98,7 +109,9 @@ class Database:
 
     def is_seeded(self) -> bool:
         with self.lock:
-            return self.conn.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
+            seeded = self.conn.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
+            version = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            return seeded and version is not None and version[0] == SCHEMA_VERSION
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -142,7 +155,8 @@ class Database:
                     marks = ", ".join("?" for _ in columns)
                     conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
                 _run_script(conn, INDEXES)
-                conn.execute("DELETE FROM meta WHERE key IN ('next_id', 'seeded')")
+                conn.execute("DELETE FROM meta WHERE key IN ('next_id', 'seeded', 'schema_version')")
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
                 conn.execute("INSERT INTO meta (key, value) VALUES ('next_id', ?)", (str(next_id),))
                 conn.execute("INSERT INTO meta (key, value) VALUES ('seeded', ?)", (now_iso(),))
                 conn.execute("COMMIT")

@@ -8,7 +8,8 @@ the whole call is one transaction. At most 1000 items per call.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import bad_request, unprocessable
 

@@ -48,16 +48,22 @@ def test_bad_secret_and_unknown_client_are_invalid_client(emu: Emu) -> None:
 def test_grant_type_is_checked(emu: Emu) -> None:
     missing = emu.anon.post("/oauth/token", data={"client_id": "demo-client", "client_secret": "demo-secret"})
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+    assert "grant_type" in missing.json()["error_description"]  # refused by the contract check, Doorkeeper's form
     wrong = emu.anon.post("/oauth/token", data={"grant_type": "password", "client_id": "demo-client",
                                                 "client_secret": "demo-secret"})
     assert wrong.status_code == 400 and wrong.json()["error"] == "unsupported_grant_type"
+
+
+def test_token_from_query_parameters(emu: Emu) -> None:
+    answer = emu.anon.post("/oauth/token", params={**GRANT, "client_id": "demo-client", "client_secret": "demo-secret"})
+    assert answer.status_code == 200 and answer.json()["access_token"]
 
 
 def test_rest_calls_need_a_valid_bearer_token(emu: Emu) -> None:
     headers = {"Procore-Company-Id": str(COMPANY)}
     assert emu.anon.get("/rest/v1.0/companies", headers=headers).status_code == 401
     bad = emu.anon.get("/rest/v1.0/companies", headers={**headers, "Authorization": "Bearer not-a-token"})
-    assert bad.status_code == 401 and "message" in bad.json()
+    assert bad.status_code == 401 and bad.json() == {"errors": "The access token is invalid or has expired"}
     basic = emu.anon.get("/rest/v1.0/companies", headers=headers, auth=("demo-client", "demo-secret"))
     assert basic.status_code == 401
 
@@ -76,10 +82,10 @@ def test_company_header_is_required(emu: Emu) -> None:
 def test_wrong_company_is_not_connected(emu: Emu) -> None:
     answer = emu.api(company_id=OTHER_COMPANY).get(f"/rest/v1.0/companies/{OTHER_COMPANY}/projects")
     assert answer.status_code == 403
-    assert answer.json() == {"message": "App is not connected to this company"}
+    assert answer.json() == {"errors": "App is not connected to this company"}
     # right header, but a path naming another company
     answer = emu.api().get(f"/rest/v1.0/companies/{OTHER_COMPANY}/projects")
-    assert answer.status_code == 403 and answer.json()["message"] == "App is not connected to this company"
+    assert answer.status_code == 403 and answer.json()["errors"] == "App is not connected to this company"
     # and the other company's client cannot see ours
     answer = emu.api("other-client", company_id=COMPANY).get("/rest/v1.0/projects/2001/budget")
     assert answer.status_code == 403
@@ -103,7 +109,7 @@ def test_token_expires_after_its_ttl(tmp_path: Path) -> None:
         time.sleep(1.3)
         expired = session.get("/rest/v1.0/companies", headers=headers)
         assert expired.status_code == 401
-        assert isinstance(expired, requests.Response) and "expired" in expired.json()["message"]
+        assert isinstance(expired, requests.Response) and "expired" in expired.json()["errors"]
 
 
 def test_one_app_installed_in_two_companies_reaches_both_and_no_other(emulator_server, tmp_path):

@@ -1,7 +1,7 @@
 """Cost codes, line item types and WBS codes: lists, the generic sync rules, bulk create."""
 from __future__ import annotations
 
-from .conftest import COMPANY, HARBOR, RIVERSIDE, Emu
+from .conftest import COMPANY, HARBOR, RIVERSIDE, WBS, Emu
 
 CC = "/rest/v1.0/cost_codes"
 LIT = "/rest/v1.0/line_item_types"
@@ -90,25 +90,41 @@ def test_line_item_types_list_and_sync(emu: Emu) -> None:
 
 def test_wbs_segments_codes_and_bulk_create(emu: Emu) -> None:
     api = emu.api()
-    base = f"/rest/v1.0/projects/{RIVERSIDE}/work_breakdown_structure"
+    base = WBS.format(p=RIVERSIDE)
     segments = api.get(f"{base}/segments").json()
-    assert [s["name"] for s in segments] == ["Cost Code", "Cost Type"]
-    seg = {s["name"]: s["id"] for s in segments}
+    assert [(s["type"], s["name"]) for s in segments] == [("cost_code", "Cost Code"), ("line_item_type", "Cost Type")]
+    seg = emu.segments(RIVERSIDE)
     codes = api.get(f"{base}/wbs_codes").json()
     assert sorted(c["flat_code"] for c in codes) == ["01-100.L", "02-200.M"]
     first = next(c for c in codes if c["flat_code"] == "01-100.L")
     assert first["status"] == "active"
-    assert {(i["segment_id"], i["id"]) for i in first["segment_items"]} == {
-        (seg["Cost Code"], 3001), (seg["Cost Type"], emu.lit_id("L"))}
-    pair = lambda cc, lit: {"segment_items": [{"segment_id": seg["Cost Code"], "segment_item_id": cc},  # noqa: E731
-                                              {"segment_id": seg["Cost Type"], "segment_item_id": lit}]}
+    cc_item, type_item = first["segment_items"]
+    assert (cc_item["segment"]["id"], cc_item["segment"]["type"]) == (seg["cost_code"], "cost_code")
+    assert (type_item["segment"]["id"], type_item["segment"]["type"]) == (seg["line_item_type"], "line_item_type")
+    assert cc_item["id"] == emu.cost_code_item(RIVERSIDE, "01-100") != 3001  # its own id, not the cost code's
+    assert type_item["id"] == emu.type_item(RIVERSIDE, "L") != emu.lit_id("L")
     created = api.patch(f"{base}/wbs_codes/bulk_create", json={"bulk": [
-        pair(emu.cost_code_id(RIVERSIDE, "03-300"), emu.lit_id("S")), pair(3001, emu.lit_id("L"))]})
+        emu.pair(RIVERSIDE, emu.cost_code_item(RIVERSIDE, "03-300"), emu.type_item(RIVERSIDE, "S")),
+        emu.pair(RIVERSIDE, cc_item["id"], type_item["id"])]})
     assert created.status_code == 201
-    assert [c["flat_code"] for c in created.json()] == ["03-300.S", "01-100.L"]
-    assert created.json()[1]["id"] == first["id"]  # the existing pair is returned, not duplicated
+    assert created.json()["errors"] == []
+    assert [c["flat_code"] for c in created.json()["entities"]] == ["03-300.S", "01-100.L"]
+    assert created.json()["entities"][1]["id"] == first["id"]  # the existing pair is returned, not duplicated
     assert len(api.get(f"{base}/wbs_codes").json()) == 3
-    bad = api.patch(f"{base}/wbs_codes/bulk_create", json={"bulk": [pair(emu.cost_code_id(RIVERSIDE, "02-200"),
-                                                                         emu.lit_id("S")), pair(999, 999)]})
-    assert bad.status_code == 422
-    assert len(api.get(f"{base}/wbs_codes").json()) == 3  # all or nothing
+    # one bad entry: it is reported, the good ones are created all the same
+    bad = emu.pair(RIVERSIDE, 999, 999)
+    mixed = api.patch(f"{base}/wbs_codes/bulk_create", json={"bulk": [
+        emu.pair(RIVERSIDE, emu.cost_code_item(RIVERSIDE, "02-200"), emu.type_item(RIVERSIDE, "S")), bad]})
+    assert mixed.status_code == 201
+    assert [c["flat_code"] for c in mixed.json()["entities"]] == ["02-200.S"]
+    (refused,) = mixed.json()["errors"]
+    assert refused["segment_items"] == bad["segment_items"] and list(refused["errors"]) == ["segment_items"]
+    assert len(api.get(f"{base}/wbs_codes").json()) == 4
+    # the cost code id itself is not a segment item id
+    assert api.patch(f"{base}/wbs_codes/bulk_create", json={"bulk": [
+        emu.pair(RIVERSIDE, 3001, emu.type_item(RIVERSIDE, "S"))]}).json()["errors"][0]["errors"]["segment_items"]
+    # over 1000 entries: 422 and nothing applied
+    many = [emu.pair(RIVERSIDE, emu.cost_code_item(RIVERSIDE, "03-300"), emu.type_item(RIVERSIDE, "L"))] * 1001
+    too_many = api.patch(f"{base}/wbs_codes/bulk_create", json={"bulk": many})
+    assert too_many.status_code == 422 and "1000" in too_many.json()["errors"]
+    assert len(api.get(f"{base}/wbs_codes").json()) == 4

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 import requests
@@ -20,7 +21,7 @@ def test_server_errors_with_retry_after_on_503(emu: Emu) -> None:
     emu.admin("PUT", "/faults", json={"error_rate": 1.0, "error_statuses": [503], "retry_after": 4})
     answer = api.get("/rest/v1.0/companies")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "4"
-    assert answer.json() == {"message": "Service Unavailable"} and "X-Rate-Limit-Remaining" in answer.headers
+    assert answer.json() == {"errors": "Service Unavailable"} and "X-Rate-Limit-Remaining" in answer.headers
     emu.admin("PUT", "/faults", json={"error_rate": 1.0, "error_statuses": [500, 502]})
     assert set(_statuses(api, 12)) <= {500, 502}
     assert emu.anon.get("/_emulator/state").status_code == 200  # never on the admin API
@@ -63,7 +64,7 @@ def test_slow_write_is_applied_even_when_the_client_gives_up(emu: Emu) -> None:
     emu.admin("PUT", "/faults", json={"rules": [{"kind": "slow", "seconds": 0.6, "method": "POST", "path_contains": SYNC}]})
     with pytest.raises(requests.exceptions.ReadTimeout):
         api.post(SYNC, json={"project_id": RIVERSIDE, "budget_line_items": [
-            {"id": line["id"], "original_budget_amount": "321.00"}]}, timeout=0.2)
+            {"id": line["id"], "wbs_code_id": line["wbs_code_id"], "original_budget_amount": Decimal("321.00")}]}, timeout=0.2)
     time.sleep(0.8)
     assert emu.lines(RIVERSIDE)[0]["original_budget_amount"] == "321.00"
 
@@ -76,7 +77,7 @@ def test_dropped_connection_is_a_connection_error_and_nothing_is_applied(emu: Em
         api.get("/rest/v1.0/companies")
     with pytest.raises(requests.exceptions.ConnectionError):
         api.post(SYNC, json={"project_id": RIVERSIDE, "budget_line_items": [
-            {"id": line["id"], "original_budget_amount": "1.00"}]})
+            {"id": line["id"], "wbs_code_id": line["wbs_code_id"], "original_budget_amount": 1}]})
     assert emu.lines(RIVERSIDE)[0] == line
     with pytest.raises(requests.exceptions.ConnectionError):
         emu.anon.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": "demo-client",
@@ -92,7 +93,7 @@ def test_lost_response_write_was_committed(emu: Emu) -> None:
     assert api.get("/rest/v1.0/companies").status_code == 200  # reads are not writes: answered normally
     with pytest.raises(requests.exceptions.ConnectionError):
         api.post(SYNC, json={"project_id": RIVERSIDE, "budget_line_items": [
-            {"id": line["id"], "original_budget_amount": "777.77"}]})
+            {"id": line["id"], "wbs_code_id": line["wbs_code_id"], "original_budget_amount": Decimal("777.77")}]})
     assert emu.lines(RIVERSIDE)[0]["original_budget_amount"] == "777.77"
     log = emu.admin("GET", "/requests", params={"path_contains": "/sync"})
     assert [(e["status"], e["fault"]) for e in log] == [(200, "lost_response")]
@@ -104,7 +105,8 @@ def test_rules_target_exact_requests(emu: Emu) -> None:
     emu.admin("PUT", "/faults", json={"rules": [
         {"kind": "error", "status": 502, "method": "POST", "path_contains": "/budget_line_items/sync", "times": 2},
         {"kind": "drop", "path_contains": "/budget_views", "skip": 1, "times": 1}]})
-    body = {"project_id": RIVERSIDE, "budget_line_items": [{"id": line["id"], "original_budget_amount": "3"}]}
+    body = {"project_id": RIVERSIDE, "budget_line_items": [{"id": line["id"], "wbs_code_id": line["wbs_code_id"],
+                                                                "original_budget_amount": 3}]}
     assert [api.post(SYNC, json=body).status_code for _ in range(3)] == [502, 502, 200]
     assert api.get("/rest/v1.0/companies").status_code == 200
     assert api.get("/rest/v1.0/budget_views", params={"project_id": RIVERSIDE}).status_code == 200  # skipped

@@ -64,6 +64,7 @@ def test_following_next_links_visits_every_row_once(emu: Emu) -> None:
 def test_every_list_is_paged(emu: Emu) -> None:
     api = emu.api()
     view = api.get("/rest/v1.0/budget_views", params={"project_id": RIVERSIDE}).json()[0]["id"]
+    seg = emu.segments(RIVERSIDE)
     lists = [
         ("/rest/v1.0/companies", {}),
         (f"/rest/v1.0/companies/{COMPANY}/projects", {}),
@@ -72,6 +73,9 @@ def test_every_list_is_paged(emu: Emu) -> None:
         ("/rest/v1.0/line_item_types", {"company_id": COMPANY}),
         (f"/rest/v1.0/projects/{RIVERSIDE}/work_breakdown_structure/segments", {}),
         (f"/rest/v1.0/projects/{RIVERSIDE}/work_breakdown_structure/wbs_codes", {}),
+        (f"/rest/v1.0/projects/{RIVERSIDE}/work_breakdown_structure/segments/{seg['cost_code']}/segment_items", {}),
+        (f"/rest/v1.0/projects/{RIVERSIDE}/work_breakdown_structure/segments/{seg['line_item_type']}/segment_items",
+         {}),
         ("/rest/v1.0/budget_views", {"project_id": RIVERSIDE}),
         (f"/rest/v1.0/budget_views/{view}/detail_rows", {"project_id": RIVERSIDE, "budget_row_type": "all"}),
         (f"/rest/v2.0/companies/{COMPANY}/projects/{RIVERSIDE}/budget_line_items", {}),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from standins.procore_emulator.server import EmulatorServer
@@ -24,7 +25,8 @@ def test_state_and_tokens_survive_a_restart(tmp_path: Path) -> None:
         api = _api(server, token)
         line = api.get(f"/rest/v2.0/companies/{COMPANY}/projects/{RIVERSIDE}/budget_line_items").json()["data"][0]
         assert api.post("/rest/v1.0/budget_line_items/sync", json={"project_id": RIVERSIDE, "budget_line_items": [
-            {"id": int(line["id"]), "original_budget_amount": "424242.42"}]}).status_code == 200
+            {"id": int(line["id"]), "wbs_code_id": int(line["wbs_code"]["id"]),
+             "original_budget_amount": Decimal("424242.42")}]}).status_code == 200
         assert api.post(f"/rest/v1.0/projects/{RIVERSIDE}/budget/lock").status_code == 201
 
         server.restart()

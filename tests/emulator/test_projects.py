@@ -10,7 +10,8 @@ BUDGET_PATHS = ("/rest/v1.0/projects/{p}/budget", "/rest/v1.0/budget_views?proje
 def test_companies_lists_the_callers_company(emu: Emu) -> None:
     answer = emu.api().get("/rest/v1.0/companies")
     assert answer.status_code == 200
-    assert [(c["id"], c["name"]) for c in answer.json()] == [(COMPANY, "Acme Builders")]
+    assert answer.json() == [{"id": COMPANY, "name": "Acme Builders", "is_active": True, "logo_url": None,
+                              "my_company": True}]
 
 
 def test_projects_shape_and_origin_id_filter(emu: Emu) -> None:
@@ -67,7 +68,7 @@ def test_disabled_budget_tool_answers_403_on_budget_endpoints(emu: Emu) -> None:
     for template in BUDGET_PATHS:
         answer = api.get(template.format(p=hillside))
         assert answer.status_code == 403, template
-        assert "Budget tool" in answer.json()["message"]
+        assert "Budget tool" in answer.json()["errors"]
     assert api.post(f"/rest/v1.0/projects/{hillside}/budget/lock").status_code == 403
     sync = api.post("/rest/v1.0/budget_line_items/sync", json={"project_id": hillside, "budget_line_items": []})
     assert sync.status_code == 403
@@ -98,10 +99,10 @@ def test_read_only_client_reads_but_cannot_write(emu: Emu) -> None:
         viewer.delete(f"/rest/v1.0/projects/{RIVERSIDE}/budget/lock"),
         viewer.post("/rest/v1.0/budget_line_items", json={"project_id": RIVERSIDE, "budget_line_item": {
             "cost_code_id": emu.cost_code_id(RIVERSIDE, "03-300"), "line_item_type_id": emu.lit_id("L")}}),
-        viewer.patch(f"/rest/v1.0/budget_line_items/{line['id']}", params={"project_id": RIVERSIDE},
-                     json={"budget_line_item": {"original_budget_amount": "1"}}),
+        viewer.patch(f"/rest/v1.0/budget_line_items/{line['id']}",
+                     json={"project_id": RIVERSIDE, "budget_line_item": {"original_budget_amount": 1}}),
         viewer.post("/rest/v1.0/budget_line_items/sync", json={"project_id": RIVERSIDE, "budget_line_items": [
-            {"id": line["id"], "original_budget_amount": "1"}]}),
+            {"id": line["id"], "wbs_code_id": line["wbs_code_id"], "original_budget_amount": 1}]}),
         viewer.delete(f"/rest/v2.0/companies/{COMPANY}/projects/{RIVERSIDE}/budget_line_items/{line['id']}"),
         viewer.patch("/rest/v1.0/cost_codes/sync", params={"project_id": RIVERSIDE},
                      json={"updates": [{"code": "09-900", "name": "Finishes"}]}),
@@ -109,7 +110,7 @@ def test_read_only_client_reads_but_cannot_write(emu: Emu) -> None:
                                                               "updates": [{"code": "E", "name": "Equipment"}]}),
     ]
     assert [w.status_code for w in writes] == [403] * len(writes)
-    assert all("message" in w.json() for w in writes)
+    assert all(w.json() == {"errors": "You do not have permission to perform this action"} for w in writes)
     assert emu.lines(RIVERSIDE)[0] == line  # nothing changed
     assert emu.admin("GET", "/state", params={"project_id": RIVERSIDE})["budget_locked"] is False
 
