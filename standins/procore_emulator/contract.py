@@ -29,38 +29,53 @@ class _Deferred(Exception):
     """A schema uses a keyword the fast path does not know: always ask jsonschema."""
 
 
-def _is_type(name: str) -> Check:
-    if name == "null":
-        return lambda v: v is None
-    if name == "boolean":
-        return lambda v: v is True or v is False
-    if name == "string":
-        return lambda v: type(v) is str
-    if name == "integer":
-        return lambda v: type(v) is int  # stricter than jsonschema (which also takes 1.0): safe
-    if name == "number":
-        return lambda v: type(v) is int or type(v) is Decimal or type(v) is float
-    if name == "object":
-        return lambda v: type(v) is dict
-    if name == "array":
-        return lambda v: type(v) is list
-    raise _Deferred(name)
+class _Missing:
+    """Stands for an absent property, so one `dict.get` and one set lookup check a typed property."""
 
 
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
+MISSING = _Missing()
+# The Python types each JSON type allows, exactly as jsonschema's draft 2020-12 checker sees the values the
+# emulator parses (json with parse_float=Decimal: never a float, and bool is not int here).
+TYPES: dict[str, frozenset[type]] = {
+    "null": frozenset({type(None)}), "boolean": frozenset({bool}), "string": frozenset({str}),
+    "integer": frozenset({int}), "number": frozenset({int, Decimal, float}), "object": frozenset({dict}),
+    "array": frozenset({list}),
+}
+Node = Check | frozenset  # a predicate, or just the set of allowed Python types (inlined by the caller)
 
 
-def _any_type(tests: tuple[Check, ...]) -> Check:
-    return lambda v: any(f(v) for f in tests)
+def _types_of(value: Any) -> frozenset[type]:
+    names = [value] if isinstance(value, str) else list(value)
+    try:
+        return frozenset().union(*(TYPES[n] for n in names))
+    except KeyError as exc:
+        raise _Deferred(str(exc)) from None
+
+
+def _type_check(allowed: frozenset[type]) -> Check:
+    return lambda v: type(v) in allowed
+
+
+def _as_check(node: Node) -> Check:
+    return _type_check(node) if isinstance(node, frozenset) else node
 
 
 def _enum(options: tuple[Any, ...]) -> Check:
-    return lambda v: any(_same(v, x) for x in options)
+    try:
+        pairs = frozenset((type(x), x) for x in options)
+    except TypeError:
+        raise _Deferred("enum of unhashable values") from None
+
+    def check(v: Any) -> bool:
+        try:
+            return (type(v), v) in pairs
+        except TypeError:  # a dict or list is never one of the (scalar) options
+            return False
+    return check
 
 
 def _const(value: Any) -> Check:
-    return lambda v: _same(v, value)
+    return _enum((value,))
 
 
 def _pattern(pattern: str) -> Check:
@@ -69,10 +84,18 @@ def _pattern(pattern: str) -> Check:
 
 
 def _required(names: tuple[str, ...]) -> Check:
-    return lambda v: type(v) is not dict or all(k in v for k in names)
+    def check(v: Any) -> bool:
+        if type(v) is dict:
+            for name in names:
+                if name not in v:
+                    return False
+        return True
+    return check
 
 
-def _items(item: Check) -> Check:
+def _items(item: Node) -> Check:
+    if isinstance(item, frozenset):
+        return lambda v: type(v) is not list or all(type(x) in item for x in v)
     return lambda v: type(v) is not list or all(item(x) for x in v)
 
 
@@ -89,7 +112,42 @@ def _any_of(subs: tuple[Check, ...]) -> Check:
 
 
 def _all_of(subs: tuple[Check, ...]) -> Check:
-    return lambda v: all(f(v) for f in subs)
+    def check(v: Any) -> bool:
+        for f in subs:
+            if not f(v):
+                return False
+        return True
+    return check
+
+
+def _open_object(typed: tuple[tuple[str, frozenset], ...], checked: tuple[tuple[str, Check], ...]) -> Check:
+    typed = tuple((name, allowed | {_Missing}) for name, allowed in typed)
+
+    def check(v: Any) -> bool:
+        if type(v) is not dict:
+            return True
+        get = v.get
+        for name, allowed in typed:
+            if type(get(name, MISSING)) not in allowed:
+                return False
+        for name, f in checked:
+            value = get(name, MISSING)
+            if value is not MISSING and not f(value):
+                return False
+        return True
+    return check
+
+
+def _closed_object(props: dict[str, Check], extra: Check) -> Check:
+    def check(v: Any) -> bool:
+        if type(v) is not dict:
+            return True
+        for name, value in v.items():
+            f = props.get(name)
+            if not (f(value) if f is not None else extra(value)):
+                return False
+        return True
+    return check
 
 
 class Compiler:
@@ -97,35 +155,43 @@ class Compiler:
 
     def __init__(self, defs: Mapping[str, Any]) -> None:
         self.defs = defs
-        self.compiled: dict[str, Check] = {}
+        self.compiled: dict[str, Node] = {}
 
-    def ref(self, ref: str) -> Check:
+    def ref(self, ref: str) -> Node:
         name = ref.removeprefix("#/$defs/")
         if name == ref or name not in self.defs:
             raise _Deferred(ref)
         if name not in self.compiled:
-            slot: list[Check] = []
-            self.compiled[name] = lambda v: slot[0](v)  # recursion-safe placeholder
-            slot.append(self.compile(self.defs[name]))
+            slot: list[Node] = []
+            self.compiled[name] = lambda v: _as_check(slot[0])(v)  # recursion-safe placeholder
+            slot.append(self.node(self.defs[name]))
             self.compiled[name] = slot[0]
         return self.compiled[name]
 
     def compile(self, schema: Any) -> Check:
+        return _as_check(self.node(schema))
+
+    def node(self, schema: Any) -> Node:
         if schema is True or schema == {}:
             return lambda v: True
         if schema is False:
             return lambda v: False
         if not isinstance(schema, dict):
             raise _Deferred(repr(schema))
+        keys = [k for k in schema if k not in ANNOTATIONS and not k.startswith("x-") and k != "$defs"]
+        if keys == ["type"]:
+            return _types_of(schema["type"])
+        if keys == ["$ref"]:
+            return self.ref(schema["$ref"])
         checks: list[Check] = []
-        for key, value in schema.items():
-            if key in ANNOTATIONS or key.startswith("x-") or key in ("properties", "additionalProperties", "$defs"):
+        for key in keys:
+            value = schema[key]
+            if key in ("properties", "additionalProperties"):
                 continue
             if key == "type":
-                tests = tuple(_is_type(n) for n in ([value] if isinstance(value, str) else value))
-                checks.append(tests[0] if len(tests) == 1 else _any_type(tests))
+                checks.append(_type_check(_types_of(value)))
             elif key == "$ref":
-                checks.append(self.ref(value))
+                checks.append(_as_check(self.ref(value)))
             elif key == "enum":
                 checks.append(_enum(tuple(value)))
             elif key == "const":
@@ -135,7 +201,7 @@ class Compiler:
             elif key == "required":
                 checks.append(_required(tuple(value)))
             elif key == "items":
-                checks.append(_items(self.compile(value)))
+                checks.append(_items(self.node(value)))
             elif key == "minItems":
                 checks.append(_min_items(int(value)))
             elif key == "oneOf":
@@ -151,27 +217,12 @@ class Compiler:
         return checks[0] if len(checks) == 1 else _all_of(tuple(checks))
 
     def _object(self, properties: Mapping[str, Any], additional: Any) -> Check:
-        props = {name: self.compile(sub) for name, sub in properties.items()}
+        nodes = {name: self.node(sub) for name, sub in properties.items()}
         if additional is True:
-            def check(v: Any) -> bool:
-                if type(v) is not dict:
-                    return True
-                for name, f in props.items():
-                    if name in v and not f(v[name]):
-                        return False
-                return True
-            return check
-        extra = self.compile(additional)
-
-        def check_closed(v: Any) -> bool:
-            if type(v) is not dict:
-                return True
-            for name, value in v.items():
-                f = props.get(name)
-                if not (f(value) if f is not None else extra(value)):
-                    return False
-            return True
-        return check_closed
+            typed = tuple((n, t) for n, t in nodes.items() if isinstance(t, frozenset))
+            checked = tuple((n, c) for n, c in nodes.items() if not isinstance(c, frozenset))
+            return _open_object(typed, checked)
+        return _closed_object({n: _as_check(c) for n, c in nodes.items()}, self.compile(additional))
 
 
 def _safe(compiler: Compiler, schema: Any) -> Check:

@@ -170,8 +170,8 @@ def test_sync_update_without_wbs_code_id_is_refused_naming_it(emu: Emu) -> None:
 
 def test_sync_rejects_non_finite_json_numbers(emu: Emu) -> None:
     line = emu.lines(RIVERSIDE)[0]
-    raw = '{"project_id": %d, "budget_line_items": [{"id": %d, "wbs_code_id": %d, "original_budget_amount": NaN}]}' % (
-        RIVERSIDE, line["id"], line["wbs_code_id"])
+    raw = (f'{{"project_id": {RIVERSIDE}, "budget_line_items": [{{"id": {line["id"]}, '
+           f'"wbs_code_id": {line["wbs_code_id"]}, "original_budget_amount": NaN}}]}}')
     answer = emu.api().post(f"{BLI}/sync", data=raw, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422 and "original_budget_amount" in answer.json()["errors"]
     assert emu.lines(RIVERSIDE)[0] == line
@@ -223,7 +223,7 @@ def test_money_round_trip_is_exact(emu: Emu) -> None:
         v2 = api.get(V2.format(p=RIVERSIDE)).json()["data"]
         assert next(r for r in v2 if r["id"] == str(line["id"]))["original_budget_amount"] == amount
     # a JSON number (not a string) is read without going through a float
-    raw = '{"project_id": %d, "budget_line_item": {"original_budget_amount": 0.30000000000000001}}' % RIVERSIDE
+    raw = f'{{"project_id": {RIVERSIDE}, "budget_line_item": {{"original_budget_amount": 0.30000000000000001}}}}'
     answer = api.patch(f"{BLI}/{lines[0]['id']}", data=raw,
                        headers={"Content-Type": "application/json"})
     assert answer.status_code == 422  # more decimals than the emulator accepts, not silently 0.3
