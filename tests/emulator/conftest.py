@@ -5,9 +5,10 @@ Everything goes over real HTTP with `requests`; nothing is mocked.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
