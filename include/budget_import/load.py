@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from include.budget_import.money import MoneyError, parse_money
+from include.budget_import.money import MoneyError, money_number, parse_money
 from include.budget_import.plan import DesiredLine, ExistingLine, MergePlan, plan_merge
 from include.budget_import.procore.api import ProcoreBudgetApi, batches
 from include.budget_import.procore.errors import (
@@ -286,10 +286,10 @@ class BudgetLoader:
         items: list[dict[str, Any]] = []
         labels: list[str] = []
         for line in plan.creates:
-            items.append({"wbs_code_id": wbs[line.key], "original_budget_amount": line.amount, "calculation_strategy": "manual"})
+            items.append({"wbs_code_id": wbs[line.key], "original_budget_amount": money_number(line.amount), "calculation_strategy": "manual"})
             labels.append(f"{line.cost_code}/{line.cost_type}")
         for u in plan.updates:
-            items.append({"id": u.line.id, "wbs_code_id": u.line.wbs_code_id or wbs[u.line.key], "original_budget_amount": u.new_amount})
+            items.append({"id": u.line.id, "wbs_code_id": u.line.wbs_code_id or wbs[u.line.key], "original_budget_amount": money_number(u.new_amount)})
             labels.append(f"{u.line.cost_code}/{u.line.cost_type} (line {u.line.id})")
         return items, labels
 

@@ -89,3 +89,9 @@ def parse_money(text: object) -> Decimal:
     if isinstance(text, float):
         raise MoneyError(f"refusing a float amount {text!r}: parse JSON with parse_float=Decimal")
     return db_amount(text)
+
+
+def money_number(amount: Decimal) -> Decimal:
+    """An amount for a Procore body (an exact JSON number): at two decimals when that loses nothing
+    ('1500.0000' -> 1500.00), else every digit it has (nothing is rounded away)."""
+    return amount if has_sub_cent_digits(amount) else to_cents(amount)

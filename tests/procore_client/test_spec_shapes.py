@@ -71,3 +71,26 @@ def test_a_refusal_of_every_line_stops_after_one_halving(emu: Emu) -> None:
         loader.apply(desired_lines(), "additive")
     assert "04-400/L" in str(info.value) and "05-500/M" in str(info.value)
     assert len(emu.requests(method="POST", path_contains=SYNC)) == 3  # the batch, then each half once
+
+
+class Facts(dict):
+    """An in-memory CompanyFacts store (what RunCompanyFacts keeps in the run folder)."""
+
+    def put(self, name: str, value: object) -> None:
+        self[name] = value
+
+
+def test_a_bulk_create_answering_201_with_errors_is_not_a_success(emu: Emu) -> None:
+    """A stale cost-type segment item (kept for the run) makes Procore refuse the WBS code: the job fails
+    naming the line, although the call answered 201, and no budget line is written."""
+    from include.budget_import.load import BudgetLoader, ProjectTarget
+    from include.budget_import.procore.api import ProcoreBudgetApi
+
+    facts = Facts(cost_type_segment_items={"L": 1, "M": 2, "S": 3})  # ids Procore never gave
+    loader = BudgetLoader(ProcoreBudgetApi(emu.client()), ProjectTarget("01", "19.50", COMPANY, PROJECT), facts)
+    before = emu.budget()
+    with pytest.raises(ProcoreValidationError) as info:
+        loader.apply([DesiredLine("03-300", "S", Decimal("5.00"))], "additive")
+    assert "Procore refused 1 WBS codes: 03-300/S" in str(info.value), str(info.value)
+    assert [r["status"] for r in emu.requests(path_contains="bulk_create")] == [201]
+    assert emu.requests(path_contains=SYNC) == [] and emu.budget() == before
