@@ -1,7 +1,18 @@
 """Put back a Procore budget snapshot taken before an override (thin wiring only)."""
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+
 from airflow.sdk import Param, dag, task
+
+PROCORE_POOL = os.environ.get("SPECTRUM_BUDGET_PROCORE_POOL", "procore_api")
+
+
+def _on_failure(context) -> None:
+    from include.budget_import import dag_tasks
+
+    dag_tasks.record_failure(context)
 
 DOC_MD = """
 ### Restore a Procore budget from a pre-override snapshot
@@ -11,6 +22,10 @@ Every override that changes or deletes existing Procore lines first saves the bu
 that run's **snapshot_run_id**, **company_code** and **job_number**: Procore's budget is made equal to
 the snapshot again (lines re-created, amounts put back, lines added since removed). The budget as it
 stood before the restore is snapshotted in this run's folder first, so a restore can be undone too.
+
+A restore is a writer like any import: it holds the job's lock (an import of the same job waits, and
+this waits for one), runs in the `procore_api` pool, retries, and writes the job's status
+("restored from the snapshot of run X", or failed with the error).
 """
 
 
@@ -21,6 +36,7 @@ stood before the restore is snapshotted in this run's folder first, so a restore
     max_active_runs=1,
     doc_md=DOC_MD,
     tags=["spectrum", "procore", "budget"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True, "on_failure_callback": _on_failure},
     params={
         "snapshot_run_id": Param("", type="string", minLength=1, description="Run id of the override run that took the snapshot"),
         "company_code": Param("01", type="string", minLength=1, maxLength=3, description="Spectrum company code"),
@@ -28,7 +44,7 @@ stood before the restore is snapshotted in this run's folder first, so a restore
     },
 )
 def spectrum_budget_restore():
-    @task
+    @task(pool=PROCORE_POOL)
     def restore_snapshot(params=None, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 

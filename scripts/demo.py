@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         env = airflow_env(VAR / "airflow", spectrum_db, procore_target_from_fixture(emulator.base_url, fixture), reports)
         print("Preparing Airflow (metadata DB under var/demo/airflow) ...")
         migrate(env)
-        manual = run_dag(env, reports, "spectrum_budget_import", {"company_code": args.company, "job_number": args.job, "merge_mode": args.merge_mode, "dry_run": False})
+        manual = run_dag(env, reports, "spectrum_budget_import", {"company_code": args.company, "job_number": args.job, "merge_mode": args.merge_mode, "dry_run": False, "review": "never"})
         print_summary(manual)
         nightly = run_dag(env, reports, "spectrum_budget_nightly")
         print_summary(nightly)

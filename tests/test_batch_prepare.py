@@ -73,6 +73,8 @@ def test_jobs_are_batched_per_company_at_most_the_batch_size():
 def _folder_contents(folder) -> dict:
     validation = json.loads(folder.file("validation.json").read_text())
     load_input = read_load_input(folder) if folder.file(LOAD_INPUT).is_file() else None
+    if load_input is not None:  # when it was prepared differs, nothing else may
+        assert load_input.identity.pop("prepared_at")
     return {
         "validation": validation,
         "rejects": folder.file("rejects.csv").read_text() if folder.file("rejects.csv").is_file() else None,

@@ -58,7 +58,7 @@ def test_dags_import_without_errors_warnings_or_heavy_work():
     assert result["opened"] == [], "no database or network access at parse time"
     assert result["warnings"] == []
     assert all(result["docs"].values())
-    assert result["params"]["spectrum_budget_import"] == ["company_code", "dry_run", "job_number", "merge_mode"]
+    assert result["params"]["spectrum_budget_import"] == ["company_code", "dry_run", "job_number", "merge_mode", "review"]
     assert result["params"]["spectrum_budget_nightly"] == ["company_codes", "dry_run", "jobs_per_batch", "merge_mode"]
 
 
@@ -77,8 +77,15 @@ def test_nightly_dag_is_scheduled_without_catchup_and_one_run_at_a_time():
     assert nightly.task_dict["ready_jobs"].trigger_rule == "all_done", "a failed batch must not stop the other batches' loads"
     manual = bag.dags["spectrum_budget_import"]
     assert manual.schedule is None
-    branch = manual.task_dict["choose_merge_mode"]
-    assert set(branch.downstream_task_ids) == {"load_override", "load_additive"}
+    route = manual.task_dict["choose_route"]
+    assert set(route.downstream_task_ids) == {"review_import", "load_override", "load_additive"}
+    review = manual.task_dict["review_import"]  # a person's choice drives the branch
+    assert type(review).__name__ == "HITLBranchOperator"
+    assert set(review.downstream_task_ids) == {"load_override", "load_additive", "cancel_import"}
+    assert review.options == ["Override", "Keep existing and add", "Cancel"]
+    assert {manual.task_dict[t].pool for t in ("load_override", "load_additive")} == {"procore_api"}
+    restore = bag.dags["spectrum_budget_restore"].task_dict["restore_snapshot"]
+    assert restore.pool == "procore_api" and restore.retries == 2 and restore.on_failure_callback, "restore is a writer like any other"
 
 
 def test_production_code_never_imports_the_stand_ins():

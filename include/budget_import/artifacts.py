@@ -1,30 +1,26 @@
 """Where a run keeps its files: one folder per run and job, plus the latest status of every job.
 
 Layout under the reports root (BUDGET_IMPORT_REPORTS_DIR, default $AIRFLOW_HOME/budget_reports):
-  runs/<run id>/<company>_<job>/  validation.json, rejects.csv, plan.json, snapshot.json, result.json
+  runs/<run id>/<job key>/        validation.json, rejects.csv, plan.json, snapshot.json, result.json
                                   (the per-job report), load_input.pkl (what the load reads) and, in
                                   the manual DAG, extracted.pkl / row_reasons.json / cost_types.json
   runs/<run id>/summary.json      (the run's report across jobs)
-  status/<company>_<job>.json     (latest status per job, for the Budgets page)
+  status/<job key>.json           (latest status per job, for the Budgets page)
+A job key is one-to-one with (company, job number): see job_keys.
 The .pkl files are the exact (Decimal) hand-off between tasks; people read the JSON and CSV.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from include.budget_import.job_keys import job_key, run_part
 
-
-def safe_name(text: str) -> str:
-    """A path component that cannot escape its folder, whatever a job number contains."""
-    cleaned = _UNSAFE.sub("_", text.strip()).strip("._") or "_"
-    return cleaned[:80]
+__all__ = ["JobFolder", "RunFolder", "job_key", "read_json", "reports_root", "write_json"]
 
 
 def reports_root() -> Path:
@@ -32,10 +28,6 @@ def reports_root() -> Path:
     if configured:
         return Path(configured)
     return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
-
-
-def job_key(company_code: str, job_number: str) -> str:
-    return f"{safe_name(company_code)}_{safe_name(job_number)}"
 
 
 def write_json(path: Path, payload: Any) -> Path:
@@ -54,7 +46,7 @@ class RunFolder:
     def __init__(self, run_id: str, root: Path | None = None) -> None:
         self.root = root or reports_root()
         self.run_id = run_id
-        self.path = self.root / "runs" / safe_name(run_id)
+        self.path = self.root / "runs" / run_part(run_id)
 
     def job(self, company_code: str, job_number: str) -> JobFolder:
         return JobFolder(self, company_code, job_number)

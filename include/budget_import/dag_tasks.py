@@ -12,6 +12,8 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include.budget_import import pipeline
 from include.budget_import.artifacts import RunFolder, read_json
+from include.budget_import.job_keys import job_key
+from include.budget_import.project_lock import project_lock
 from include.budget_import.connections import procore_hook, spectrum_connection
 from include.budget_import.procore.errors import ProcoreError
 from include.budget_import.spectrum_source import SpectrumDataError, list_jobs, spectrum_errors
@@ -79,15 +81,56 @@ def validate(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 
 def reshape(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
-    return pipeline.reshape_stage(RunFolder(run_id).job(ready["company_code"], ready["job_number"]))
+    return pipeline.reshape_stage(RunFolder(run_id).job(ready["company_code"], ready["job_number"]), ready)
 
 
-def load(ready: dict[str, Any], params: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]:
+def plan_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """What each choice would do to Procore's budget as it stands, for the person who decides (no write)."""
+    from include.budget_import.handoff import read_load_input
+    from include.budget_import.load import BudgetLoader
+    from include.budget_import.plan import plan_merge
+    from include.budget_import.review import asks_a_person, review_body, snapshot_link
+    from include.budget_import.snapshot import snapshot_payload, write_snapshot
+
+    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
+    load_input = read_load_input(folder)
+    load_input.check_identity(ready)
+    loader = BudgetLoader(procore_hook().get_api(), pipeline.project_target(ready), pipeline.RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
+    with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
+        existing = loader.existing_lines()
+    desired = load_input.desired()
+    override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
+    url = None
+    if existing:
+        label = {k: ready[k] for k in ("company_code", "job_number", "procore_company_id")} | {"project_id": ready["procore_project_id"]}
+        write_snapshot(folder.path, snapshot_payload(label, existing, pipeline.now_iso()) | {"stage": "review"})
+        url = snapshot_link(folder.run.path.name, folder.path.name)
+    name = ready.get("procore_project_name") or ready["procore_project_id"]
+    body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
+    folder.write_json("review.json", {"override": override.as_dict(), "additive": additive.as_dict(), "existing_lines": len(existing)})
+    review = str(params.get("review") or "auto")
+    return {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()},
+            "ask": asks_a_person(review, len(existing), bool(params.get("dry_run", False))), "review_body": body}
+
+
+def cancel_import(ready: dict[str, Any], params: dict[str, Any], run_id: str, answered_by: Any) -> dict[str, Any]:
+    """The person chose Cancel: nothing is written; the run's report says who and when."""
+    hook = procore_hook()
+    request = _request(params, hook)
+    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
+    result = pipeline.job_result(request, "cancelled", reason="cancelled_at_review", message=f"cancelled at review by {answered_by or 'a person'}: nothing was written",
+                                 mode=request.merge_mode, dry_run=request.dry_run, procore_project_id=ready["procore_project_id"], run_id=run_id)
+    folder.write_json("result.json", result)
+    RunFolder(run_id).write_summary(summarise([result]))
+    return result
+
+
+def load(ready: dict[str, Any], params: dict[str, Any], run_id: str, mode: str, *, review_approved: bool = False) -> dict[str, Any]:
     hook = procore_hook()
     folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
     try:
         with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
-            return pipeline.load(hook.get_api(), ready, folder, mode, bool(params.get("dry_run", False)))
+            return pipeline.load(hook.get_api(), ready, folder, mode, bool(params.get("dry_run", False)), review_approved=review_approved)
     except pipeline.JobBlockedError as exc:
         pipeline.blocked_result(_request(params, hook), exc, folder)
         raise AirflowFailException(f"Job {ready['company_code']}/{ready['job_number']} is blocked ({exc.reason}): {exc}") from None
@@ -263,29 +306,39 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     stands is snapshotted first, so a restore can itself be undone."""
     from pathlib import Path
 
+    from include.budget_import.handoff import prepared_at
     from include.budget_import.load import BudgetLoader, ProjectTarget
     from include.budget_import.snapshot import SNAPSHOT_JSON, restore, snapshot_payload, write_snapshot
 
     hook = procore_hook()
     company_code, job_number = str(params["company_code"]).strip(), str(params["job_number"]).strip()
-    source = RunFolder(str(params["snapshot_run_id"]).strip()).job(company_code, job_number)
+    snapshot_run = str(params["snapshot_run_id"]).strip()
+    source = RunFolder(snapshot_run).job(company_code, job_number)
     snapshot_file: Path = source.file(SNAPSHOT_JSON)
     if not snapshot_file.is_file():
-        raise AirflowFailException(f"No snapshot for job {company_code}/{job_number} in run {params['snapshot_run_id']!r} ({snapshot_file})")
+        raise AirflowFailException(f"No snapshot for job {company_code}/{job_number} in run {snapshot_run!r} ({snapshot_file})")
     payload = read_json(snapshot_file)
+    if (str(payload.get("company_code")), str(payload.get("job_number"))) != (company_code, job_number):
+        raise AirflowFailException(f"The snapshot in {snapshot_file} is of job {payload.get('company_code')}/{payload.get('job_number')}, not {company_code}/{job_number}")
     target = ProjectTarget(company_code, job_number, int(payload["procore_company_id"]), int(payload["project_id"]))
-    loader = BudgetLoader(hook.get_api(), target)
     folder = RunFolder(run_id).job(company_code, job_number)
-    with final_on_client_errors(f"Restoring job {company_code}/{job_number}"):
-        label = {"company_code": company_code, "job_number": job_number, "procore_company_id": target.company_id, "project_id": target.project_id}
-        write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), pipeline.now_iso()))
+    started = prepared_at()
+    loader = BudgetLoader(hook.get_api(), target, pipeline.RunCompanyFacts(folder.run, target.company_id))
+    with final_on_client_errors(f"Restoring job {company_code}/{job_number}"), \
+            project_lock(company_code, job_number, owner=f"restore run {run_id}", root=folder.run.root) as hold:
+        if not folder.file(SNAPSHOT_JSON).is_file():  # a retry keeps the budget as it was before the first attempt
+            label = {"company_code": company_code, "job_number": job_number, "procore_company_id": target.company_id, "project_id": target.project_id}
+            write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), pipeline.now_iso()))
         outcome = restore(loader, snapshot_file)
     result = {
         "company_code": company_code, "job_number": job_number, "status": "restored", "reason": None,
-        "message": f"restored the snapshot taken {payload['taken_at']} in run {params['snapshot_run_id']}",
-        "finished_at": pipeline.now_iso(), "plan": outcome.plan.as_dict(), "procore_project_id": target.project_id,
+        "message": f"restored from the snapshot of run {snapshot_run} (taken {payload['taken_at']})",
+        "finished_at": pipeline.now_iso(), "run_id": run_id, "restored_from_run": snapshot_run, "mode": "restore", "dry_run": False, "prepared_at": started,
+        "plan": outcome.plan.as_dict(), "procore_project_id": target.project_id,
+        "lock": {"waited_s": round(hold.waited_s, 3), "acquired_at": hold.acquired_at, "released_at": hold.released_at},
     }
     folder.write_json("result.json", result)
+    folder.write_status({k: v for k, v in result.items() if k != "plan"} | {"plan_counts": outcome.plan.counts()})
     return {k: result[k] for k in ("company_code", "job_number", "status", "message")}
 
 
@@ -304,7 +357,7 @@ def emit_loaded_asset(result: dict[str, Any], outlet_events: Any, alias: Any) ->
     from airflow.sdk import Asset
 
     asset = Asset(
-        name=f"procore_budget_{result['company_code']}_{result['job_number']}",
+        name=f"procore_budget_{job_key(str(result['company_code']), str(result['job_number']))}",
         uri=budget_asset_uri(int(result["procore_company_id"]), int(result["procore_project_id"])),
     )
     outlet_events[alias].add(asset, extra={k: result.get(k) for k in ("company_code", "job_number", "procore_project_id", "mode")})
@@ -324,9 +377,19 @@ def record_failure(context: dict[str, Any]) -> str:
         message = f"Spectrum budget import failed for job {company}/{job} in task {task_id}: {error}"
     log.error("%s", message)
     run_id = context.get("run_id") or getattr(ti, "run_id", "unknown")
-    if company and job and company != "?":
+    if company and job and company != "?" and not _reported_by_this_run(str(run_id), str(company), str(job)):
         write_failed_status(str(run_id), str(company), str(job), message)
     return message
+
+
+def _reported_by_this_run(run_id: str, company_code: str, job_number: str) -> bool:
+    """The task failed on purpose after writing the job's result (blocked, held for review): that result
+    is the job's status, not a generic 'import failed'."""
+    result = RunFolder(run_id).job(company_code, job_number).file("result.json")
+    try:
+        return result.is_file() and read_json(result).get("status") in ("blocked", "needs_review")
+    except (OSError, ValueError):
+        return False
 
 
 def write_failed_status(run_id: str, company_code: str, job_number: str, message: str) -> None:

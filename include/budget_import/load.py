@@ -365,7 +365,8 @@ class BudgetLoader:
             lines[line_id] = ExistingLine(id=line_id, cost_code=key[0], cost_type=key[1], amount=amount, wbs_code_id=wbs_code_id)
         return sorted(lines.values(), key=lambda line: (line.cost_code, line.cost_type, line.id))
 
-    def apply(self, desired: list[DesiredLine], mode: str, existing: list[ExistingLine] | None = None) -> LoadOutcome:
+    def apply(self, desired: list[DesiredLine], mode: str, existing: list[ExistingLine] | None = None,
+              rejected: dict[tuple[str, str], str] | None = None) -> LoadOutcome:
         """Write until Procore's budget matches the plan for `mode`, re-planning after every round of
         writes against the budget as Procore's answers show it, or as read again when an outcome was
         unknown. The final state is the budget as it stands (used for reconciliation)."""
@@ -373,7 +374,7 @@ class BudgetLoader:
         for round_number in range(1, MAX_ROUNDS + 1):
             if existing is None:
                 existing = self.existing_lines()
-            plan = plan_merge(desired, existing, mode)
+            plan = plan_merge(desired, existing, mode, rejected)
             if outcome is None:
                 outcome = LoadOutcome(plan=plan)
             if plan.write_count == 0:

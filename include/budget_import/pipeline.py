@@ -26,7 +26,7 @@ import pandas as pd
 
 from include.budget_import import quality
 from include.budget_import.artifacts import JobFolder, RunFolder
-from include.budget_import.handoff import read_exact_frame, read_load_input, write_exact_frame, write_load_input
+from include.budget_import.handoff import read_exact_frame, read_load_input, rejected_keys, write_exact_frame, write_load_input
 from include.budget_import.load import BudgetLoader, ProjectTarget
 from include.budget_import.money import money_text
 from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
@@ -34,7 +34,8 @@ from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import ProcorePermissionError
 from include.budget_import.project_lock import project_lock
 from include.budget_import.reshape import ReshapeResult, extracted_frame, reshape
-from include.budget_import.snapshot import snapshot_payload, write_snapshot
+from include.budget_import.review import needs_review
+from include.budget_import.snapshot import SNAPSHOT_JSON, snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
 from include.budget_import.spectrum_source import DbConnection, JobReadinessFacts, SpectrumJob, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
 
@@ -213,20 +214,21 @@ def validation_report(folder: JobFolder, rows: int, result: quality.RowValidatio
 
 
 # --- stage 4: reshape ----------------------------------------------------------------------------
-def reshape_stage(folder: JobFolder) -> dict[str, Any]:
+def reshape_stage(folder: JobFolder, ready: dict[str, Any]) -> dict[str, Any]:
     """The manual DAG's reshape task."""
     started = time.perf_counter()
     # reshape computes with the estimate only; the other amounts go on as exact text (rejects.csv prints
     # the same digits, and the load reads line_items' amounts back as Decimals)
     frame = read_exact_frame(folder, "extracted", decimals=("original_estimate",))
     reasons = {int(k): v for k, v in folder.read_json("row_reasons.json").items()}
-    return reshape_report(folder, reshape(frame, reasons), folder.read_json("cost_types.json"), time.perf_counter() - started)
+    return reshape_report(folder, reshape(frame, reasons), folder.read_json("cost_types.json"), time.perf_counter() - started, ready)
 
 
-def reshape_report(folder: JobFolder, result: ReshapeResult, cost_types: dict[str, str], seconds: float) -> dict[str, Any]:
-    """What the load reads (one file) and rejects.csv: every row left out, with its reason (every row's
-    outcome is the extract plus its reason; the loaded ones are in plan.json)."""
-    write_load_input(folder, result.line_items, result.cost_codes, cost_types)
+def reshape_report(folder: JobFolder, result: ReshapeResult, cost_types: dict[str, str], seconds: float, ready: dict[str, Any]) -> dict[str, Any]:
+    """What the load reads (one file, naming the job and project it is for, and the keys of rejected rows)
+    and rejects.csv: every row left out, with its reason (every row's outcome is the extract plus its
+    reason; the loaded ones are in plan.json)."""
+    write_load_input(folder, result.line_items, result.cost_codes, cost_types, identity=ready, rejected=rejected_keys(result.left_out))
     write_rejects(folder, result.left_out)
     counts = result.outcomes
     return {"line_items": counts["line_item"], "skipped": counts["skipped"], "rejected": counts["rejected"], "seconds": round(seconds, 3)}
@@ -267,27 +269,59 @@ class RunCompanyFacts:
             raise
 
 
-def _target(ready: dict[str, Any]) -> ProjectTarget:
+def project_target(ready: dict[str, Any]) -> ProjectTarget:
     return ProjectTarget(ready["company_code"], ready["job_number"], int(ready["procore_company_id"]), int(ready["procore_project_id"]))
 
 
-def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool) -> dict[str, Any]:
+def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool, *, review_approved: bool = False) -> dict[str, Any]:
     """Plan and write under the job's lock, so two runs never write one project's budget at once."""
     with project_lock(ready["company_code"], ready["job_number"], owner=f"run {folder.run.run_id}", root=folder.run.root) as hold:
-        result = _load(api, ready, folder, mode, dry_run)
+        newer = newer_write(folder, read_load_input(folder).identity.get("prepared_at"))
+        if newer and not dry_run:
+            raise JobBlockedError("superseded", f"({newer})")
+        result = _load(api, ready, folder, mode, dry_run, review_approved)
     result["lock"] = {"waited_s": round(hold.waited_s, 3), "acquired_at": hold.acquired_at, "released_at": hold.released_at}
     return result
 
 
-def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool) -> dict[str, Any]:
-    """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines."""
+def _snapshot_stage(folder: JobFolder) -> str | None:
+    """None when this run has no snapshot yet, else the stage that took it ('review' or 'load')."""
+    path = folder.file(SNAPSHOT_JSON)
+    if not path.is_file():
+        return None
+    return str(json.loads(path.read_text(encoding="utf-8")).get("stage") or "load")
+
+
+def newer_write(folder: JobFolder, prepared: str | None) -> str | None:
+    """Another run's write of this job from Spectrum data newer than ours (an import prepared later, or a
+    restore started later) that finished while this load waited: writing ours would put back older data."""
+    status = folder.read_status()
+    theirs = status.get("prepared_at")
+    if not prepared or not theirs or status.get("run_id") == folder.run.run_id or status.get("status") not in ("synced", "restored"):
+        return None
+    if str(theirs) > str(prepared):
+        return f"run {status.get('run_id')} {status.get('status')} this job from data of {theirs}, newer than this run's ({prepared})"
+    return None
+
+
+def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool, review_approved: bool) -> dict[str, Any]:
+    """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines.
+    Nothing is written when the input is not this job's, nor when an override would destroy more than an
+    unattended run may decide (held for review, unless a person approved this run's override)."""
     started = time.perf_counter()
-    loader = BudgetLoader(api, _target(ready), RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
+    loader = BudgetLoader(api, project_target(ready), RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
     load_input = read_load_input(folder)
+    load_input.check_identity(ready)
     desired = load_input.desired()
     created_types: list[str] = []
     created_codes: list[str] = []
     try:
+        existing = loader.existing_lines()
+        plan = plan_merge(desired, existing, mode, load_input.rejected)
+        write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": dry_run, "project_id": ready["procore_project_id"]})
+        held = needs_review(plan, existing) if mode == "override" and not review_approved else None
+        if held:
+            raise JobBlockedError("needs_review", f"({held}; plan.json lists every line)")
         if not dry_run:
             created_types = loader.ensure_line_item_types(load_input.line_item_types())
             created_codes = loader.ensure_cost_codes(load_input.cost_codes)
@@ -296,10 +330,10 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode:
         folder.write_json("line_item_validation.json", [r.as_dict() for r in mapping_results])
         if not all(r.success for r in mapping_results):
             raise JobBlockedError("failed_validation", "(a line item is not mapped to a Procore cost code and line item type)")
-        existing = loader.existing_lines()
-        plan = plan_merge(desired, existing, mode)
-        write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": dry_run, "project_id": ready["procore_project_id"]})
-        if mode == "override" and (plan.updates or plan.deletes):
+        if mode == "override" and (plan.updates or plan.deletes) and _snapshot_stage(folder) in (None, "review"):
+            # the first attempt's snapshot is the budget before this run wrote anything: a retry after a
+            # crash mid-load keeps it rather than snapshot the half-written state (the review's is
+            # replaced: the budget may have changed while the run waited for a person)
             label = {k: ready[k] for k in ("company_code", "job_number", "procore_company_id")} | {"project_id": ready["procore_project_id"]}
             write_snapshot(folder.path, snapshot_payload(label, existing, now_iso()))
         if dry_run:
@@ -308,7 +342,7 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode:
             final = existing
             rounds = ambiguous = 0
         else:
-            outcome = loader.apply(desired, mode, existing=existing)
+            outcome = loader.apply(desired, mode, existing=existing, rejected=load_input.rejected)
             final, rounds, ambiguous = outcome.final_lines, outcome.rounds, outcome.ambiguous_writes
     except ProcorePermissionError as exc:
         raise JobBlockedError("no_permission", f"({exc.detail})") from None
@@ -359,9 +393,11 @@ def job_result(request: JobRequest, status: str, **fields: Any) -> dict[str, Any
 
 
 def blocked_result(request: JobRequest, exc: JobBlockedError, folder: JobFolder) -> dict[str, Any]:
-    result = job_result(request, "blocked", reason=exc.reason, message=str(exc), mode=request.merge_mode, dry_run=request.dry_run)
+    status = "needs_review" if exc.reason == "needs_review" else "blocked"
+    result = job_result(request, status, reason=exc.reason, message=str(exc), mode=request.merge_mode, dry_run=request.dry_run)
     folder.write_json("result.json", result)
-    folder.write_status(result)
+    if exc.reason != "superseded":  # the newer run's status is the truth of this job
+        folder.write_status(result)
     return result
 
 
@@ -372,6 +408,7 @@ def finished_result(request: JobRequest, ready: dict[str, Any], stages: dict[str
         request, status, reason=None, message="", mode=request.merge_mode, dry_run=request.dry_run,
         procore_project_id=ready["procore_project_id"], procore_project_name=ready.get("procore_project_name"),
         job_description=ready.get("job_description"), stages=stages, run_id=folder.run.run_id,
+        prepared_at=read_load_input(folder).identity.get("prepared_at"),
     )
     folder.write_json("result.json", result)
     if not request.dry_run:

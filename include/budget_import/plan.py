@@ -13,7 +13,7 @@ the time (docs/performance.md).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -123,14 +123,17 @@ class MergePlan:
         }
 
 
-def plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: str) -> MergePlan:
+def plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: str,
+               rejected: Mapping[tuple[str, str], str] | None = None) -> MergePlan:
+    """`rejected`: (cost code, cost type) of Spectrum rows we could not read (quarantined), with why. An
+    override keeps Procore's line for such a key: Spectrum does not lack it, we failed to read it."""
     if mode not in MERGE_MODES:
         raise ValueError(f"merge mode must be one of {MERGE_MODES}, not {mode!r}")
     with paused_gc():
-        return _plan_merge(desired, existing, mode)
+        return _plan_merge(desired, existing, mode, rejected or {})
 
 
-def _plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: str) -> MergePlan:
+def _plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: str, rejected: Mapping[tuple[str, str], str]) -> MergePlan:
     wanted = {(line[0], line[1]): line for line in desired}  # (cost code, cost type)
     if len(wanted) != len(desired):
         raise ValueError("desired budget has a duplicate cost code + cost type; validation should have caught it")
@@ -150,7 +153,9 @@ def _plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: 
         else:
             keeps(Keep(current, f"additive: kept Procore's amount (Spectrum has {money_text(target.amount)})"))
     for key in sorted(have.keys() - wanted.keys()):
-        if mode == "override":
+        if override and key in rejected:
+            plan.keeps.append(Keep(have[key], f"kept: Spectrum row rejected ({rejected[key]})"))
+        elif override:
             plan.deletes.append(have[key])
         else:
             plan.keeps.append(Keep(have[key], "additive: not in Spectrum, kept"))

@@ -168,7 +168,7 @@ def validate_and_reshape(jobs: Sequence[ExtractedJob]) -> list[dict[str, Any]]:
             writing = time.perf_counter()
             validated_figures = validation_report(job.folder, len(job.frame), validations[n], validate_share)
             reshaping = time.perf_counter()
-            reshaped_figures = reshape_report(job.folder, result, job.cost_types, reshape_share)
+            reshaped_figures = reshape_report(job.folder, result, job.cost_types, reshape_share, job.ready)
             validated_figures["seconds"] = round(validate_share + reshaping - writing, 3)  # + its own report's writing
             reshaped_figures["seconds"] = round(reshape_share + time.perf_counter() - reshaping, 3)
             stages = {"extract": job.extract, "validate": validated_figures, "reshape": reshaped_figures}

@@ -19,19 +19,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-# --- names ----------------------------------------------------------------------------------------
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}$")
+from include.budget_import.job_keys import job_key, run_part
 
+__all__ = ["job_key", "run_part"]  # the pipeline's naming rules, re-exported for the app
 
-def safe_name(text: str) -> str:
-    """The folder name the pipeline gives a run id or job part (same rule as artifacts.safe_name)."""
-    cleaned = _UNSAFE.sub("_", text.strip()).strip("._") or "_"
-    return cleaned[:80]
-
-
-def job_key(company_code: str, job_number: str) -> str:
-    return f"{safe_name(company_code)}_{safe_name(job_number)}"
+# --- names (the pipeline's own rules: include/budget_import/job_keys.py) ---------------------------
+_NAME = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,249}$")
 
 
 def is_folder_name(text: str) -> bool:
@@ -102,6 +95,7 @@ STATE_LABELS: dict[str, str] = {
     "synced": "Synced",
     "dry_run": "Dry run",
     "blocked": "Blocked",
+    "needs_review": "Needs review",
     "failed_validation": "Failed validation",
     "failed_reconciliation": "Failed reconciliation",
     "failed": "Import failed",
@@ -114,6 +108,7 @@ FILTERS: dict[str, tuple[str, frozenset[str]]] = {
     "ready": ("Ready to Import", frozenset({"ready"})),
     "synced": ("Synced", frozenset({"synced"})),
     "blocked": ("Blocked", frozenset({"blocked"})),
+    "review": ("Needs review", frozenset({"needs_review"})),
     "failed": ("Failed", frozenset({"failed_validation", "failed_reconciliation", "failed", "incomplete"})),
 }
 
@@ -128,6 +123,7 @@ REASON_LABELS: dict[str, str] = {
     "procore_budget_locked": "Procore budget locked",
     "no_permission": "No permission",
     "failed_validation": "Failed validation",
+    "needs_review": "Held for review",
     "import_failed": "Import failed",
     "missing_key": "Missing phase or cost type",
     "duplicate_key": "Duplicate phase / cost type",
@@ -156,7 +152,7 @@ def state_of(result: dict[str, Any]) -> str:
         return "dry_run"
     if status == "blocked":
         return "failed_validation" if result.get("reason") == "failed_validation" else "blocked"
-    if status in ("failed_reconciliation", "failed", "restored"):
+    if status in ("failed_reconciliation", "failed", "restored", "needs_review"):
         return str(status)
     return "incomplete"
 
@@ -412,7 +408,7 @@ class ReportStore:
 
     def run_path(self, run: str) -> Path | None:
         """The folder of a run given its folder name or its Airflow run id; None if there is none."""
-        name = safe_name(run)
+        name = run_part(run)
         if not is_folder_name(name):
             return None
         path = self.runs_dir / name

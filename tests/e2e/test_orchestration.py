@@ -44,7 +44,7 @@ def test_nightly_and_manual_started_together_never_write_one_project_at_once(dem
         envs.append(env)
     runs = reports / "runs"
     before = set(runs.glob("*"))
-    manual = subprocess.Popen([AIRFLOW, "dags", "test", "spectrum_budget_import", "-c", json.dumps({"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False})],
+    manual = subprocess.Popen([AIRFLOW, "dags", "test", "spectrum_budget_import", "-c", json.dumps({"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"})],
                               env=envs[0], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     nightly = subprocess.Popen([AIRFLOW, "dags", "test", "spectrum_budget_nightly", "-c", json.dumps({"merge_mode": "override", "dry_run": False, "company_codes": ["01"]})],
                                env=envs[1], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -21,7 +21,7 @@ def test_override_snapshots_first_and_restore_puts_the_budget_back_exactly(demo_
     before = emulator.budget(spec["procore_project_id"])
     assert before == spec["existing_procore_budget"]
 
-    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False})
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"})
     assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"]
     snapshot = read(run / "01_19.50" / "snapshot.json")
     assert {f"{l['cost_code']}|{l['cost_type']}": l["amount"] for l in snapshot["lines"]} == before
@@ -44,7 +44,7 @@ def test_reimport_after_a_posted_estimate_change_writes_only_that_change(demo_sa
         procore_target_from_fixture(emulator.url, demo_sample.fixture_path), Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]),
     )
     env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
-    conf = {"company_code": "02", "job_number": "19.50", "merge_mode": "override", "dry_run": False}
+    conf = {"company_code": "02", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"}
     run_dag(env, "spectrum_budget_import", conf)
     assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"]
 

@@ -48,7 +48,8 @@ class Case:
     sql: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)  # company, job, company_id, mode
     loads: dict[str, str] = field(default_factory=dict)  # budget lines the case adds ("phase|type" -> amount)
-    removes: tuple[str, ...] = ()  # good lines the README's rules take out (a duplicate of a good key)
+    removes: tuple[str, ...] = ()  # good lines the README's rules take out of Spectrum's budget
+    keeps: tuple[str, ...] = ()  # lines whose Spectrum rows were rejected: override keeps Procore's line as it was
     error: tuple[str, str] = ("", "")  # refused: exception class name, words of its message
     budget: dict[str, str] | None = None  # the whole expected budget, when the case replaces it
 
@@ -118,8 +119,8 @@ ROW_CASES = [
     Case("cost_type_other_case", "a cost type that exists only in another case ('l' for 'L')", "row", "rejected", ("unknown_cost_type",), (phase_row(Cost_Type="l"),)),
     Case("emoji_phase_code", "an emoji in a phase code (visible, fits): loaded verbatim", "row", "line_item", (None,), (phase_row(Phase_Code="\U0001F3D7-100"),),
          loads={"\U0001F3D7-100|L": "1000.00"}),
-    Case("duplicate_of_a_good_key", "a second 01-100|L padded with leading spaces: both copies rejected, as the README says", "row", "rejected", ("duplicate_key", "duplicate_key"),
-         (phase_row(Phase_Code="  01-100", Original_Est_Cost="5.00"),), removes=("01-100|L",)),
+    Case("duplicate_of_a_good_key", "a second 01-100|L padded with leading spaces: both copies rejected, and Procore's 01-100|L kept as it was (Spectrum has it; we could not read it)", "row", "rejected", ("duplicate_key", "duplicate_key"),
+         (phase_row(Phase_Code="  01-100", Original_Est_Cost="5.00"),), removes=("01-100|L",), keeps=("01-100|L",)),
     Case("exact_duplicate_rows", "the same new row twice", "row", "rejected", ("duplicate_key", "duplicate_key"), (phase_row(), phase_row())),
     # --- descriptions -------------------------------------------------------------------------------------------
     Case("emoji_description", "emoji in a description", "row", "line_item", (None,), (phase_row(Description="Crane \U0001F3D7 hire"),), loads={"77-100|L": "1000.00"}),
@@ -144,8 +145,8 @@ JOB_CASES = [
     Case("two_jobs_trim_alike", "a second job '19.50     ' next to '     19.50'", "job", "refused",
          sql=("INSERT INTO JC_JOB_MASTER_MC (Company_Code, Job_Number, Job_Description, Status_Code, Lock_Estimate_Entry) VALUES ('01', '19.50     ', 'Shadow', 'A', 'Y')",),
          error=("SpectrumDataError", "2 jobs numbered '19.50'")),
-    Case("job_without_phases", "a job with no phase rows: override leaves Procore's budget empty (after a snapshot)", "job", "synced",
-         sql=(f"DELETE FROM JC_PHASE_MASTER_MC WHERE {JOB_WHERE}",), budget={}),
+    Case("job_without_phases", "a job with no phase rows: the override would delete every Procore line, so the job is held for review and nothing is written", "job", "blocked",
+         ("needs_review",), sql=(f"DELETE FROM JC_PHASE_MASTER_MC WHERE {JOB_WHERE}",)),
 ]
 
 PARAM_CASES = [

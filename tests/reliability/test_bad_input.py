@@ -67,8 +67,9 @@ def test_bad_input_is_quarantined_refused_or_harmless(case: Case, emu, demo_samp
     elif error is not None:
         problems.append(f"crashed: {type(error).__name__}: {error}")
     elif case.expect == "blocked":
-        if (result["status"], result.get("reason")) != ("blocked", case.reasons[0]):
-            problems.append(f"expected blocked {case.reasons[0]}, got {result['status']} {result.get('reason')}")
+        held = "needs_review" if case.reasons[0] == "needs_review" else "blocked"
+        if (result["status"], result.get("reason")) != (held, case.reasons[0]):
+            problems.append(f"expected {held} {case.reasons[0]}, got {result['status']} {result.get('reason')}")
     else:  # the job imports: the case's rows get their outcome, the good rows load as the oracle says
         if result["status"] != "synced" or not result["stages"]["load"]["reconciled"]:
             problems.append(f"expected synced and reconciled, got {result['status']}")
@@ -89,7 +90,7 @@ def test_bad_input_is_quarantined_refused_or_harmless(case: Case, emu, demo_samp
                 problems.append(f"rejects.csv reasons {dict(left_out)} != {dict(want)}")
 
     # Procore: blocked or refused -> untouched; otherwise exactly the good lines (+ the case's own)
-    if outcome in ("blocked", "refused"):
+    if outcome in ("blocked", "refused", "needs_review"):
         expected = spec["existing_procore_budget"]
         writes = [w for w in emu.writes() if w["status"] and w["status"] < 400]
         if writes:
@@ -97,7 +98,8 @@ def test_bad_input_is_quarantined_refused_or_harmless(case: Case, emu, demo_samp
     elif case.budget is not None:
         expected = case.budget
     else:
-        expected = {k: v for k, v in spec["expected_budget"].items() if k not in case.removes} | case.loads
+        kept = {k: spec["existing_procore_budget"][k] for k in case.keeps if k in spec["existing_procore_budget"]}
+        expected = {k: v for k, v in spec["expected_budget"].items() if k not in case.removes} | case.loads | kept
     check = check_budget(emu.url, project, expected, f"01/19.50 ({case.key})")
     problems += check.problems
     if database_fingerprint(db) != before:

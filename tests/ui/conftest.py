@@ -31,7 +31,7 @@ with warnings.catch_warnings():  # Starlette warns once, at import, that its Tes
     import fastapi.testclient  # noqa: F401
 
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "ui"
-MANUAL_CONF = {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False}
+MANUAL_CONF = {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"}
 NIGHTLY_CONF = {"dry_run": True}
 
 

@@ -13,12 +13,12 @@ from spectrum_budget_reports import reports as rp
 from tests.ui.conftest import PLUGINS, blocked, finished, write_json
 
 
-def test_safe_name_and_reports_root_follow_the_pipeline(monkeypatch, tmp_path):
-    from include.budget_import import artifacts
+def test_names_and_reports_root_follow_the_pipeline(monkeypatch, tmp_path):
+    from include.budget_import import artifacts, job_keys
 
-    for text in ["manual__2026-11-26T05:25:03.153116+00:00", "  19.50 ", "../../etc", "a/b\\c", ".hidden", "", "x" * 200, "Clínica"]:
-        assert rp.safe_name(text) == artifacts.safe_name(text)
-        assert rp.job_key(text, "19.50") == artifacts.job_key(text, "19.50")
+    assert rp.job_key is job_keys.job_key is artifacts.job_key and rp.run_part is job_keys.run_part  # one rule, not a copy
+    for text in ["  19.50 ", "../../etc", "a/b\\c", ".hidden", "", "Clínica", "77 01", "77_01"]:
+        assert rp.is_folder_name(rp.job_key("01", text)), text
     monkeypatch.setenv("BUDGET_IMPORT_REPORTS_DIR", str(tmp_path / "r"))
     assert rp.reports_root() == artifacts.reports_root() == tmp_path / "r"
     monkeypatch.delenv("BUDGET_IMPORT_REPORTS_DIR")
@@ -68,7 +68,7 @@ def test_budget_jobs_show_each_jobs_latest_state_and_figures(reports_root: Path)
 
 def test_filters_match_procores_budgets_tab(reports_root: Path):
     rows = rp.ReportStore(reports_root).budget_jobs()
-    assert rp.filter_counts(rows) == {"all": 4, "ready": 1, "synced": 1, "blocked": 1, "failed": 1}
+    assert rp.filter_counts(rows) == {"all": 4, "ready": 1, "synced": 1, "blocked": 1, "review": 0, "failed": 1}
     assert [r.key for r in rp.filter_rows(rows, "ready")] == ["01_20.01"]
     assert [r.key for r in rp.filter_rows(rows, "all", "harbor")] == ["01_20.01"]
     assert [r.key for r in rp.filter_rows(rows, "nonsense")] == [r.key for r in rows]
@@ -154,7 +154,7 @@ def test_a_thousand_jobs_read_quickly(tmp_path: Path):
     results = [finished("01", str(n), "synced", run_id) if n % 3 else blocked("01", str(n), "budget_not_locked", "lock it") for n in range(1000)]
     for result in results:
         key = rp.job_key(result["company_code"], result["job_number"])
-        write_json(root / "runs" / rp.safe_name(run_id) / key / "result.json", result)
+        write_json(root / "runs" / rp.run_part(run_id) / key / "result.json", result)
         write_json(root / "status" / f"{key}.json", result)
     started = time.perf_counter()
     rows = rp.ReportStore(root).budget_jobs()
