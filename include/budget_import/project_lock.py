@@ -16,7 +16,11 @@ from pathlib import Path
 
 from include.budget_import.artifacts import job_key, reports_root
 
-DEFAULT_TIMEOUT_S = float(os.environ.get("BUDGET_IMPORT_LOCK_TIMEOUT_S", "1800"))
+DEFAULT_TIMEOUT_S = 1800.0  # BUDGET_IMPORT_LOCK_TIMEOUT_S overrides it (read at each lock)
+
+
+def lock_timeout_s() -> float:
+    return float(os.environ.get("BUDGET_IMPORT_LOCK_TIMEOUT_S") or DEFAULT_TIMEOUT_S)
 
 
 class ProjectBusyError(RuntimeError):
@@ -32,7 +36,8 @@ class LockHold:
 
 
 @contextmanager
-def project_lock(company_code: str, job_number: str, owner: str, timeout_s: float = DEFAULT_TIMEOUT_S, root: Path | None = None) -> Iterator[LockHold]:
+def project_lock(company_code: str, job_number: str, owner: str, timeout_s: float | None = None, root: Path | None = None) -> Iterator[LockHold]:
+    timeout_s = lock_timeout_s() if timeout_s is None else timeout_s
     path = (root or reports_root()) / "locks" / f"{job_key(company_code, job_number)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -124,6 +124,8 @@ REASON_LABELS: dict[str, str] = {
     "no_permission": "No permission",
     "failed_validation": "Failed validation",
     "needs_review": "Held for review",
+    "superseded": "Superseded by a newer run",
+    "cancelled_at_review": "Cancelled at review",
     "import_failed": "Import failed",
     "missing_key": "Missing phase or cost type",
     "duplicate_key": "Duplicate phase / cost type",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_airflow import airflow_env, procore_target_from_fixture
+from include.budget_import.project_lock import project_lock
+from scripts.local_airflow import airflow_env, dags_test, procore_target_from_fixture
 from tests.e2e.conftest import read, run_dag
 
 pytestmark = pytest.mark.e2e
@@ -29,9 +30,21 @@ def test_override_snapshots_first_and_restore_puts_the_budget_back_exactly(demo_
     pdf = (run / "01_19.50" / "snapshot.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 1000
 
-    restore_run = run_dag(airflow_home, "spectrum_budget_restore", {"snapshot_run_id": run.name, "company_code": "01", "job_number": "19.50"})
+    # A restore is a writer like any import: while an import holds the job's lock, it writes nothing.
+    restore_conf = {"snapshot_run_id": run.name, "company_code": "01", "job_number": "19.50"}
+    emulator.clear_log()
+    with project_lock("01", "19.50", owner="import run manual__busy", root=Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"])):
+        busy = dags_test({**airflow_home, "BUDGET_IMPORT_LOCK_TIMEOUT_S": "1"}, "spectrum_budget_restore", restore_conf)
+    assert busy.returncode != 0 and emulator.writes() == [], "the restore wrote while an import held the job's lock"
+    status = read(Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]) / "status" / "01_19.50.json")
+    assert status["status"] == "failed" and "import run manual__busy" in status["message"], (status, busy.stdout[-2000:])
+
+    restore_run = run_dag(airflow_home, "spectrum_budget_restore", restore_conf)
     assert emulator.budget(spec["procore_project_id"]) == before, f"restore did not put the snapshot back ({restore_run})"
-    assert read(restore_run / "01_19.50" / "result.json")["status"] == "restored"
+    result = read(restore_run / "01_19.50" / "result.json")
+    assert result["status"] == "restored" and f"restored from the snapshot of run {run.name}" in result["message"]
+    status = read(Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]) / "status" / "01_19.50.json")
+    assert status["status"] == "restored" and status["restored_from_run"] == run.name, status
 
 
 def test_reimport_after_a_posted_estimate_change_writes_only_that_change(demo_sample, emulator, airflow_home, tmp_path):

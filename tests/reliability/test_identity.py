@@ -1,0 +1,95 @@
+"""Identity is exact (issue 14): Spectrum job numbers that the old folder rule mixed up (`77 01`, `77/01`,
+`77_01`) are imported in one batch, each into its own Procore project, with its own folder, status and
+lock; a load whose input names another job writes nothing; a restore and an import of the same job never
+write at once (tests/e2e/test_snapshot_restore_reimport.py). Real pipeline runs: the SQLite ODBC driver, the emulator over HTTP."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from decimal import Decimal
+from pathlib import Path
+
+import pyodbc
+import pytest
+import requests
+
+from include.budget_import.artifacts import RunFolder
+from include.budget_import.handoff import LoadIdentityError
+from include.budget_import.pipeline import JobRequest, load_prepared
+from include.budget_import.prepare import prepare_jobs
+from tests.reliability.harness import make_api, record
+
+JOBS = {"77 01": ("Harbor Pier", "101.00"), "77/01": ("Harbor Sheds", "202.00"), "77_01": ("Harbor Office", "303.00")}
+FIRST_PROJECT = 7701001
+
+
+def _spectrum(source: Path, folder: Path) -> Path:
+    db = folder / "spectrum.db"
+    shutil.copy(source, db)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        for job, (name, amount) in JOBS.items():
+            conn.execute("INSERT INTO JC_JOB_MASTER_MC (Company_Code, Job_Number, Job_Description, Status_Code, Lock_Estimate_Entry) "
+                         "VALUES ('01', ?, ?, 'A', 'Y')", (f"{job:>10}", name))
+            for phase, cost in (("10-100", amount), ("10-200", "50.00")):
+                conn.execute("INSERT INTO JC_PHASE_MASTER_MC (Company_Code, Job_Number, Phase_Code, Cost_Type, Description, Status_Code, "
+                             "Unit_of_Measure, Original_Est_Cost) VALUES ('01', ?, ?, 'L', ?, 'A', 'LS', ?)", (f"{job:>10}", phase, f"{name} {phase}", cost))
+    return db
+
+
+def _procore(fixture: Path) -> dict:
+    data = json.loads(fixture.read_text())
+    company = next(c for c in data["companies"] if c["id"] == 1001)
+    for n, (job, (name, _)) in enumerate(JOBS.items()):
+        company["projects"].append({
+            "id": FIRST_PROJECT + n, "name": name, "project_number": job, "origin_id": f"01|{job}",
+            "cost_codes": [{"code": "10-100", "name": "Piles"}, {"code": "10-300", "name": "Own line"}],
+            # each project's own budget: an override must neither keep another job's lines nor lose its own snapshot
+            "budget_line_items": [{"cost_code": "10-100", "line_item_type": "L", "original_budget_amount": "100.00"},
+                                  {"cost_code": "10-300", "line_item_type": "L", "original_budget_amount": f"{n + 7}.00"}],
+        })
+    return data
+
+
+def test_look_alike_job_numbers_import_into_their_own_projects(emu, demo_sample, tmp_path):
+    requests.post(f"{emu.url}/_emulator/reset", json=_procore(demo_sample.fixture_path), timeout=60).raise_for_status()
+    db = _spectrum(demo_sample.db_path, tmp_path)
+    run = RunFolder("identity", root=tmp_path / "reports")
+    api = make_api(emu.url)
+    with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={db}")) as spectrum:
+        batch = prepare_jobs(spectrum, api, [JobRequest("01", job, 1001) for job in JOBS], run)
+    assert batch.failed == [] and batch.blocked == [] and len(batch.prepared) == 3
+    folders = {run.job("01", job).path for job in JOBS}
+    assert len(folders) == 3, "two jobs share a report folder"
+    for prepared in batch.prepared:
+        job = prepared["request"]["job_number"]
+        result = load_prepared(api, prepared, run.job("01", job), "override")
+        assert result["status"] == "synced", result
+    for n, (job, (_, amount)) in enumerate(JOBS.items()):
+        project = FIRST_PROJECT + n
+        # 10-300 is Procore's own line (1 of 2 lines, a few dollars): deleted by the override, within the unattended share
+        assert emu.budget(project) == {"10-100|L": f"{Decimal(amount):.2f}", "10-200|L": "50.00"}, job
+        status = json.loads(run.job("01", job).status_path.read_text())
+        assert (status["job_number"], status["procore_project_id"], status["status"]) == (job, project, "synced")
+        snapshot = json.loads(run.job("01", job).file("snapshot.json").read_text())
+        assert (snapshot["job_number"], snapshot["project_id"]) == (job, project)
+        assert {(line["cost_code"], line["amount"]) for line in snapshot["lines"]} == {("10-100", "100.00"), ("10-300", f"{n + 7}.00")}
+    record("identity", case="look_alike_job_numbers", jobs=len(JOBS), ok=True)
+
+
+def test_a_load_whose_input_names_another_job_writes_nothing(emu, demo_sample, tmp_path):
+    requests.post(f"{emu.url}/_emulator/reset", json=_procore(demo_sample.fixture_path), timeout=60).raise_for_status()
+    db = _spectrum(demo_sample.db_path, tmp_path)
+    run = RunFolder("mixed", root=tmp_path / "reports")
+    api = make_api(emu.url)
+    with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={db}")) as spectrum:
+        batch = prepare_jobs(spectrum, api, [JobRequest("01", "77 01", 1001), JobRequest("01", "77/01", 1001)], run)
+    first, second = batch.prepared
+    # hand the second job's load the first job's input, as a shared folder once did
+    shutil.copy(run.job("01", "77 01").file("load_input.pkl"), run.job("01", "77/01").file("load_input.pkl"))
+    emu.clear_log()
+    with pytest.raises(LoadIdentityError, match="nothing was written"):
+        load_prepared(api, second, run.job("01", "77/01"), "override")
+    assert emu.writes() == []
+    record("identity", case="load_input_of_another_job", ok=True)
