@@ -70,6 +70,15 @@ def test_jobs_are_batched_per_company_at_most_the_batch_size():
     assert [b["company_code"] for b in batches] == ["01", "01", "02"]
 
 
+def test_a_batch_refuses_two_jobs_with_one_key():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    jobs = [{"company_code": "01", "job_number": j, "procore_company_id": COMPANY_IDS["01"]} for j in ("77 01", "77/01", "77_01")]
+    assert len(job_batches(jobs, 10)[0]["jobs"]) == 3  # look-alikes are distinct jobs
+    with pytest.raises(AirflowFailException, match="would share the report folder"):
+        job_batches(jobs + jobs[:1], 10)
+
+
 def _folder_contents(folder) -> dict:
     validation = json.loads(folder.file("validation.json").read_text())
     load_input = read_load_input(folder) if folder.file(LOAD_INPUT).is_file() else None

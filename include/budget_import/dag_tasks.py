@@ -190,6 +190,13 @@ def job_batches(jobs: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
     """Consecutive jobs of one company, `size` at most, each batch labelled for the UI."""
     if size < 1:
         raise AirflowFailException(f"jobs_per_batch must be at least 1, not {size}")
+    keys: dict[str, dict[str, Any]] = {}
+    for job in jobs:  # one folder, status and lock per job: two jobs with one key would share them
+        key = job_key(job["company_code"], job["job_number"])
+        if key in keys:
+            raise AirflowFailException(f"jobs {keys[key]['company_code']}/{keys[key]['job_number']!r} and {job['company_code']}/{job['job_number']!r} "
+                                       f"would share the report folder, status and lock {key!r}: refusing both")
+        keys[key] = job
     by_company: dict[str, list[dict[str, Any]]] = {}
     for job in jobs:
         by_company.setdefault(job["company_code"], []).append(job)
