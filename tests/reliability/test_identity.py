@@ -93,3 +93,24 @@ def test_a_load_whose_input_names_another_job_writes_nothing(emu, demo_sample, t
         load_prepared(api, second, run.job("01", "77/01"), "override")
     assert emu.writes() == []
     record("identity", case="load_input_of_another_job", ok=True)
+
+
+def test_a_load_whose_data_is_older_than_a_finished_newer_import_writes_nothing(emu, demo_sample, tmp_path):
+    """Two runs prepared one job; the later-prepared one finished first (the earlier one waited for the
+    job's lock meanwhile). The older data is not written over the newer import."""
+    requests.post(f"{emu.url}/_emulator/reset", json=_procore(demo_sample.fixture_path), timeout=60).raise_for_status()
+    db = _spectrum(demo_sample.db_path, tmp_path)
+    reports = tmp_path / "reports"
+    api = make_api(emu.url)
+    older, newer = RunFolder("nightly_older", root=reports), RunFolder("manual_newer", root=reports)
+    with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={db}")) as spectrum:
+        first = prepare_jobs(spectrum, api, [JobRequest("01", "77 01", 1001)], older).prepared[0]
+        second = prepare_jobs(spectrum, api, [JobRequest("01", "77 01", 1001)], newer).prepared[0]
+    assert load_prepared(api, second, newer.job("01", "77 01"), "override")["status"] == "synced"
+    status_before = json.loads(newer.job("01", "77 01").status_path.read_text())
+    emu.clear_log()
+    stale = load_prepared(api, first, older.job("01", "77 01"), "override")
+    assert (stale["status"], stale["reason"]) == ("blocked", "superseded"), stale
+    assert emu.writes() == []
+    assert json.loads(older.job("01", "77 01").status_path.read_text()) == status_before  # the newer run's status stays
+    record("identity", case="stale_load_after_newer_import", ok=True)
