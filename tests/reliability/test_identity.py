@@ -18,7 +18,8 @@ import requests
 from include.budget_import.artifacts import RunFolder
 from include.budget_import.handoff import LoadIdentityError
 from include.budget_import.pipeline import JobRequest, load_prepared
-from include.budget_import.prepare import prepare_jobs
+from include.budget_import.prepare import PreparedBatch, prepare_jobs
+from include.budget_import.procore.api import ProcoreBudgetApi
 from tests.reliability.harness import make_api, record
 
 JOBS = {"77 01": ("Harbor Pier", "101.00"), "77/01": ("Harbor Sheds", "202.00"), "77_01": ("Harbor Office", "303.00")}
@@ -52,13 +53,22 @@ def _procore(fixture: Path) -> dict:
     return data
 
 
-def test_look_alike_job_numbers_import_into_their_own_projects(emu, demo_sample, tmp_path):
+def _prepare(emu, demo_sample, tmp_path, batches: dict[str, list[str]]) -> tuple[ProcoreBudgetApi, dict[str, tuple[RunFolder, PreparedBatch]]]:
+    """The look-alike jobs in Spectrum and Procore, then each run's batch of `batches` prepared."""
     requests.post(f"{emu.url}/_emulator/reset", json=_procore(demo_sample.fixture_path), timeout=60).raise_for_status()
     db = _spectrum(demo_sample.db_path, tmp_path)
-    run = RunFolder("identity", root=tmp_path / "reports")
     api = make_api(emu.url)
+    prepared = {}
     with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={db}")) as spectrum:
-        batch = prepare_jobs(spectrum, api, [JobRequest("01", job, 1001) for job in JOBS], run)
+        for run_id, jobs in batches.items():
+            run = RunFolder(run_id, root=tmp_path / "reports")
+            prepared[run_id] = (run, prepare_jobs(spectrum, api, [JobRequest("01", job, 1001) for job in jobs], run))
+    return api, prepared
+
+
+def test_look_alike_job_numbers_import_into_their_own_projects(emu, demo_sample, tmp_path):
+    api, prepared = _prepare(emu, demo_sample, tmp_path, {"identity": list(JOBS)})
+    run, batch = prepared["identity"]
     assert batch.failed == [] and batch.blocked == [] and len(batch.prepared) == 3
     folders = {run.job("01", job).path for job in JOBS}
     assert len(folders) == 3, "two jobs share a report folder"
@@ -79,13 +89,9 @@ def test_look_alike_job_numbers_import_into_their_own_projects(emu, demo_sample,
 
 
 def test_a_load_whose_input_names_another_job_writes_nothing(emu, demo_sample, tmp_path):
-    requests.post(f"{emu.url}/_emulator/reset", json=_procore(demo_sample.fixture_path), timeout=60).raise_for_status()
-    db = _spectrum(demo_sample.db_path, tmp_path)
-    run = RunFolder("mixed", root=tmp_path / "reports")
-    api = make_api(emu.url)
-    with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={db}")) as spectrum:
-        batch = prepare_jobs(spectrum, api, [JobRequest("01", "77 01", 1001), JobRequest("01", "77/01", 1001)], run)
-    first, second = batch.prepared
+    api, prepared = _prepare(emu, demo_sample, tmp_path, {"mixed": ["77 01", "77/01"]})
+    run, batch = prepared["mixed"]
+    _, second = batch.prepared
     # hand the second job's load the first job's input, as a shared folder once did
     shutil.copy(run.job("01", "77 01").file("load_input.pkl"), run.job("01", "77/01").file("load_input.pkl"))
     emu.clear_log()
@@ -98,14 +104,9 @@ def test_a_load_whose_input_names_another_job_writes_nothing(emu, demo_sample, t
 def test_a_load_whose_data_is_older_than_a_finished_newer_import_writes_nothing(emu, demo_sample, tmp_path):
     """Two runs prepared one job; the later-prepared one finished first (the earlier one waited for the
     job's lock meanwhile). The older data is not written over the newer import."""
-    requests.post(f"{emu.url}/_emulator/reset", json=_procore(demo_sample.fixture_path), timeout=60).raise_for_status()
-    db = _spectrum(demo_sample.db_path, tmp_path)
-    reports = tmp_path / "reports"
-    api = make_api(emu.url)
-    older, newer = RunFolder("nightly_older", root=reports), RunFolder("manual_newer", root=reports)
-    with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={db}")) as spectrum:
-        first = prepare_jobs(spectrum, api, [JobRequest("01", "77 01", 1001)], older).prepared[0]
-        second = prepare_jobs(spectrum, api, [JobRequest("01", "77 01", 1001)], newer).prepared[0]
+    api, prepared = _prepare(emu, demo_sample, tmp_path, {"nightly_older": ["77 01"], "manual_newer": ["77 01"]})
+    (older, first_batch), (newer, second_batch) = prepared["nightly_older"], prepared["manual_newer"]
+    first, second = first_batch.prepared[0], second_batch.prepared[0]
     assert load_prepared(api, second, newer.job("01", "77 01"), "override")["status"] == "synced"
     status_before = json.loads(newer.job("01", "77 01").status_path.read_text())
     emu.clear_log()
