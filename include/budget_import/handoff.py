@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -79,7 +79,7 @@ IDENTITY_KEYS = ("company_code", "job_number", "procore_project_id")
 def prepared_at() -> str:
     """When a job's Spectrum data was read and reshaped (UTC, to the microsecond): a load whose data is
     older than a newer import's that already finished must not write it (see pipeline.load)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def rejected_keys(left_out: pd.DataFrame) -> dict[tuple[str, str], str]:

@@ -74,13 +74,13 @@ def review_body(label: str, existing: list[ExistingLine], override: MergePlan, a
     parts = [
         f"**{label}** already has **{len(existing)} budget lines, ${money_text(total)}** in Procore.",
         "",
-        f"**Override** makes Procore's budget Spectrum's: {len(override.creates)} created, {len(override.updates)} updated, "
-        f"{len(override.deletes)} deleted, {len(override.keeps)} kept.",
+        (f"**Override** makes Procore's budget Spectrum's: {len(override.creates)} created, {len(override.updates)} updated, "
+         f"{len(override.deletes)} deleted, {len(override.keeps)} kept."),
         "",
         *_table(changes),
         "",
-        f"**Keep existing and add** leaves every existing line as it is and creates {len(additive.creates)} lines "
-        f"(${money_text(sum((c.amount for c in additive.creates), Decimal(0)))}).",
+        (f"**Keep existing and add** leaves every existing line as it is and creates {len(additive.creates)} lines "
+         f"(${money_text(sum((c.amount for c in additive.creates), Decimal(0)))})."),
         "",
         "**Cancel** writes nothing.",
     ]
