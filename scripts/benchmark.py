@@ -634,7 +634,7 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
         with per_job.measure("validate") as m:
             m["rows"] = rows = pipeline.validate(folder)["rows"]
         with per_job.measure("reshape", rows):
-            pipeline.reshape_stage(folder)
+            pipeline.reshape_stage(folder, {"company_code": folder.company_code, "job_number": folder.job_number})
         plan_timed(per_job, folder, args.mode)
     per_job_wall = sum(f.seconds for f in per_job.figures.values())
     say(f"\n  validate + reshape + plan job by job (the manual DAG's path, a task per stage): {per_job_wall:.2f} s for "
