@@ -26,7 +26,7 @@ import pandas as pd
 
 from include.budget_import import quality
 from include.budget_import.artifacts import JobFolder, RunFolder
-from include.budget_import.handoff import read_exact_frame, read_load_input, rejected_keys, write_exact_frame, write_load_input
+from include.budget_import.handoff import LoadInput, read_exact_frame, read_load_input, rejected_keys, write_exact_frame, write_load_input
 from include.budget_import.load import BudgetLoader, ProjectTarget
 from include.budget_import.money import money_text
 from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
@@ -276,10 +276,11 @@ def project_target(ready: dict[str, Any]) -> ProjectTarget:
 def load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool, *, review_approved: bool = False) -> dict[str, Any]:
     """Plan and write under the job's lock, so two runs never write one project's budget at once."""
     with project_lock(ready["company_code"], ready["job_number"], owner=f"run {folder.run.run_id}", root=folder.run.root) as hold:
-        newer = newer_write(folder, read_load_input(folder).identity.get("prepared_at"))
+        load_input = read_load_input(folder)
+        newer = newer_write(folder, load_input.identity.get("prepared_at"))
         if newer and not dry_run:
             raise JobBlockedError("superseded", f"({newer})")
-        result = _load(api, ready, folder, mode, dry_run, review_approved)
+        result = _load(api, ready, folder, load_input, mode, dry_run, review_approved)
     result["lock"] = {"waited_s": round(hold.waited_s, 3), "acquired_at": hold.acquired_at, "released_at": hold.released_at}
     return result
 
@@ -304,13 +305,13 @@ def newer_write(folder: JobFolder, prepared: str | None) -> str | None:
     return None
 
 
-def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode: str, dry_run: bool, review_approved: bool) -> dict[str, Any]:
+def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, load_input: LoadInput, mode: str, dry_run: bool,
+          review_approved: bool) -> dict[str, Any]:
     """Plan (and unless dry_run, write) the job's budget; snapshot first when an override changes lines.
     Nothing is written when the input is not this job's, nor when an override would destroy more than an
     unattended run may decide (held for review, unless a person approved this run's override)."""
     started = time.perf_counter()
     loader = BudgetLoader(api, project_target(ready), RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
-    load_input = read_load_input(folder)
     load_input.check_identity(ready)
     desired = load_input.desired()
     created_types: list[str] = []
@@ -351,6 +352,7 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, mode:
     return {
         "mode": mode,
         "dry_run": dry_run,
+        "prepared_at": load_input.identity.get("prepared_at"),
         "plan": plan.counts(),
         "created_cost_codes": created_codes,
         "created_line_item_types": created_types,
@@ -408,7 +410,7 @@ def finished_result(request: JobRequest, ready: dict[str, Any], stages: dict[str
         request, status, reason=None, message="", mode=request.merge_mode, dry_run=request.dry_run,
         procore_project_id=ready["procore_project_id"], procore_project_name=ready.get("procore_project_name"),
         job_description=ready.get("job_description"), stages=stages, run_id=folder.run.run_id,
-        prepared_at=read_load_input(folder).identity.get("prepared_at"),
+        prepared_at=loaded.get("prepared_at"),
     )
     folder.write_json("result.json", result)
     if not request.dry_run:
