@@ -293,6 +293,19 @@ def _snapshot_stage(folder: JobFolder) -> str | None:
     return str(json.loads(path.read_text(encoding="utf-8")).get("stage") or "load")
 
 
+def interrupted_run(folder: JobFolder) -> str | None:
+    """The earlier run of this job whose import failed part-way, when it left a snapshot: that snapshot is
+    the budget before anything was written, where this run's own may be of a half-written budget."""
+    status = folder.read_status()
+    run_id = status.get("run_id")
+    if status.get("status") != "failed" or not run_id:
+        return None
+    earlier = RunFolder(str(run_id), root=folder.run.root)
+    if earlier.path == folder.run.path or not earlier.job(folder.company_code, folder.job_number).file(SNAPSHOT_JSON).is_file():
+        return None
+    return earlier.path.name
+
+
 def newer_write(folder: JobFolder, prepared: str | None) -> str | None:
     """Another run's write of this job from Spectrum data newer than ours (an import prepared later, or a
     restore started later) that finished while this load waited: writing ours would put back older data."""
@@ -313,6 +326,7 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, load_
     started = time.perf_counter()
     loader = BudgetLoader(api, project_target(ready), RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
     load_input.check_identity(ready)
+    interrupted = interrupted_run(folder)
     desired = load_input.desired()
     created_types: list[str] = []
     created_codes: list[str] = []
@@ -353,6 +367,7 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, load_
         "mode": mode,
         "dry_run": dry_run,
         "prepared_at": load_input.identity.get("prepared_at"),
+        "interrupted_run_snapshot": interrupted,
         "plan": plan.counts(),
         "created_cost_codes": created_codes,
         "created_line_item_types": created_types,

@@ -115,3 +115,40 @@ def test_a_load_whose_data_is_older_than_a_finished_newer_import_writes_nothing(
     assert emu.writes() == []
     assert json.loads(older.job("01", "77 01").status_path.read_text()) == status_before  # the newer run's status stays
     record("identity", case="stale_load_after_newer_import", ok=True)
+
+
+def test_after_a_run_failed_part_way_the_next_run_points_at_its_snapshot(emu, demo_sample, tmp_path, monkeypatch):
+    """A load fails after its creates and updates (every DELETE answers 500): the next run's own snapshot
+    is of that half-written budget, so its report names the failed run, whose snapshot is the budget as it
+    was before anything was written."""
+    from include.budget_import.dag_tasks import write_failed_status
+    from include.budget_import.procore.errors import ProcoreUnavailableError
+    from tests.reliability.harness import set_faults
+
+    monkeypatch.setenv("BUDGET_IMPORT_REPORTS_DIR", str(tmp_path / "reports"))  # where the failure callback writes
+    api, prepared = _prepare(emu, demo_sample, tmp_path, {"crashed": ["77 01"]})
+    crashed, batch = prepared["crashed"]
+    set_faults(emu.url, {"rules": [{"kind": "error", "status": 500, "method": "DELETE", "path_contains": "/budget_line_items/", "times": 100}]})
+    with pytest.raises(ProcoreUnavailableError):
+        load_prepared(api, batch.prepared[0], crashed.job("01", "77 01"), "override")
+    set_faults(emu.url)
+    write_failed_status("crashed", "01", "77 01", "the load failed part-way")  # what the task's failure callback does
+    before = json.loads(crashed.job("01", "77 01").file("snapshot.json").read_text())
+    assert {(line["cost_code"], line["amount"]) for line in before["lines"]} == {("10-100", "100.00"), ("10-300", "7.00")}
+
+    api, prepared = _prepare_again(emu, demo_sample, tmp_path, "next")
+    nxt, again = prepared
+    result = load_prepared(api, again.prepared[0], nxt.job("01", "77 01"), "override")
+    assert result["status"] == "synced" and result["stages"]["load"]["interrupted_run_snapshot"] == "crashed", result
+    own = json.loads(nxt.job("01", "77 01").file("snapshot.json").read_text())
+    assert own["lines"] != before["lines"], "the next run's snapshot is of the half-written budget"
+    record("identity", case="snapshot_after_a_failed_run", ok=True)
+
+
+def _prepare_again(emu, demo_sample, tmp_path, run_id: str) -> tuple[ProcoreBudgetApi, tuple[RunFolder, PreparedBatch]]:
+    """Prepare 77 01 again in a new run, keeping Procore's state as it is."""
+    db = tmp_path / "spectrum.db"
+    api = make_api(emu.url)
+    run = RunFolder(run_id, root=tmp_path / "reports")
+    with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={db}")) as spectrum:
+        return api, (run, prepare_jobs(spectrum, api, [JobRequest("01", "77 01", 1001)], run))

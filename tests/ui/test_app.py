@@ -222,3 +222,14 @@ def test_a_browser_without_a_login_is_sent_to_airflows_login(anonymous):
     assert response.headers["location"].startswith("/auth/login?next=")
     assert "%2Fruns%2Fmanual__2026-11-20T02_30_00_00_00%3Fx%3D1" in response.headers["location"]
     assert "Riverside" not in response.text
+
+
+def test_a_job_page_points_at_the_snapshot_of_a_run_that_failed_part_way(client, reports_root: Path):
+    from tests.ui.conftest import finished
+
+    result = finished("01", "19.50", "synced", "manual__2026-11-20T02:30:00+00:00")
+    result["stages"]["load"]["interrupted_run_snapshot"] = "scheduled__2026-11-19T02_30_00_00_00"
+    write_json(reports_root / "runs" / RUN_MANUAL / "01_19.50" / "result.json", result)
+    html = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50").text
+    assert 'data-field="interrupted"' in html and "failed part-way" in html
+    assert 'href="/runs/scheduled__2026-11-19T02_30_00_00_00/jobs/01_19.50/files/snapshot.pdf"' in html
