@@ -233,3 +233,13 @@ def test_a_job_page_points_at_the_snapshot_of_a_run_that_failed_part_way(client,
     html = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50").text
     assert 'data-field="interrupted"' in html and "failed part-way" in html
     assert 'href="/runs/scheduled__2026-11-19T02_30_00_00_00/jobs/01_19.50/files/snapshot.pdf"' in html
+
+
+def test_a_job_held_for_review_shows_as_needs_review_on_the_budgets_page(client, reports_root: Path):
+    held = {"company_code": "01", "job_number": "77 01", "status": "needs_review", "finished_at": "2026-11-21T02:31:09+00:00",
+            "reason": "needs_review", "message": "The override would delete all 5 budget lines ($81700.00): Spectrum gave no line for any of them",
+            "mode": "override", "dry_run": False}
+    write_json(reports_root / "status" / "01_77~2001.json", held)
+    html = client.get("/", params={"show": "review"}).text
+    assert '<tr data-job="01_77~2001" data-state="needs_review">' in html and '<span class="badge needs_review">Needs review</span>' in html
+    assert "<strong>Held for review</strong>" in html and "01/77 01" in html
