@@ -34,6 +34,8 @@ def db_amount(value: object) -> Decimal:
     elif kind is str:
         if not value:
             return _ZERO
+        if "_" in value or not value.isascii():  # Decimal takes '1_000' and other scripts' digits: not a SQL DECIMAL
+            raise MoneyError(f"not a number: {value!r}")
         try:
             amount = Decimal(value)  # the constructor ignores surrounding whitespace (CHAR(n) padding)
         except InvalidOperation as exc:
@@ -62,6 +64,8 @@ def _other_amount(value: object) -> Decimal:
         text = str(value) if isinstance(value, str) else repr(value)
         if not text:
             return _ZERO
+        if isinstance(value, str) and ("_" in text or not text.isascii()):
+            raise MoneyError(f"not a number: {value!r}")
         try:
             return Decimal(text)
         except InvalidOperation as exc:

@@ -147,9 +147,26 @@ def write_rejects(folder: JobFolder, left_out: pd.DataFrame) -> None:
         writer.writerows(zip(*([_csv_value(v) for v in left_out[c].tolist()] for c in left_out.columns)))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
-    """A missing value as an empty field (as pandas writes it); everything else as its text."""
-    return "" if value is None or value is pd.NA or (type(value) is float and value != value) else value
+    """A missing value as an empty field (as pandas writes it); text a spreadsheet would run as a formula
+    (`=HYPERLINK(...)`, `+cmd`, `@SUM`) behind a quote, so it opens as the text Spectrum holds; everything
+    else as its text. A negative amount stays a number."""
+    if value is None or value is pd.NA or (type(value) is float and value != value):
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
 
 
 def write_report(folder: JobFolder, name: str, payload: dict[str, Any]) -> None:

@@ -22,6 +22,8 @@ def test_hook_builds_a_client_from_the_connection(emu: Emu, monkeypatch: pytest.
 
     hook = ProcoreHook(procore_conn_id="procore_client_test")
     assert hook.company_id_for("01") == COMPANY and hook.spectrum_company_codes() == ["01"]
+    with pytest.raises(ValueError, match="'O1' is not mapped .*mapped companies are '01'"):
+        hook.company_id_for("O1")  # a mistyped company is refused, never sent to the fallback company_id
     api = hook.get_api()
     assert api.client._timeout == (5.0, 7.0) and api.client._max_attempts == 3
     session = api.client._session

@@ -12,7 +12,8 @@ from include.budget_import.spectrum_source import normalise_line, normalise_line
 
 
 def reference_db_amount(value: object) -> Decimal:
-    """db_amount as first written (before the fast paths), kept here as the specification."""
+    """db_amount as first written (before the fast paths), kept here as the specification; text amounts
+    are ASCII digits, sign, point and exponent only (issue 15: '1_000' and other scripts' digits are not money)."""
     if value is None or value == "":
         return Decimal(0).quantize(DB_SCALE)
     if isinstance(value, Decimal):
@@ -21,6 +22,8 @@ def reference_db_amount(value: object) -> Decimal:
         amount = Decimal(value)
     elif isinstance(value, (str, float)):
         text = value.strip() if isinstance(value, str) else repr(value)
+        if isinstance(value, str) and any(ch not in "0123456789+-.eE" for ch in text):
+            raise MoneyError(f"not a number: {value!r}")  # what a SQL DECIMAL holds, in ASCII digits ('1_000' is not)
         try:
             amount = Decimal(text)
         except InvalidOperation as exc:

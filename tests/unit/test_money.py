@@ -44,3 +44,25 @@ def test_sub_cent_digits_and_cents():
     assert to_cents(Decimal("10.5000")) == Decimal("10.50")
     assert money_text(Decimal("0.1000")) == "0.10"
     assert money_text(Decimal("98765432109.99")) == "98765432109.99"
+
+
+@pytest.mark.parametrize("text", ["1_000", "1_000.00", "\u0661\u0662\u0663", "\uff11\uff12", "1,000.00", "12.5.0", "$12", "0x10", "NaN", "Infinity"])
+def test_money_text_is_what_a_sql_decimal_holds_in_ascii_digits(text):
+    with pytest.raises(MoneyError):
+        db_amount(text)
+
+
+def test_rejects_csv_never_hands_a_spreadsheet_a_formula(tmp_path):
+    import csv
+
+    import pandas as pd
+
+    from include.budget_import.artifacts import RunFolder
+    from include.budget_import.pipeline import write_rejects
+
+    folder = RunFolder("r", root=tmp_path).job("01", "19.50")
+    write_rejects(folder, pd.DataFrame({"description": ['=HYPERLINK("http://x","y")', "+cmd", "@SUM(A1)", "-x", "plain", "-5.00"],
+                                        "jtd_cost": ["-5.00", "0", "1", "2", "3", "4"]}))
+    rows = list(csv.DictReader(folder.file("rejects.csv").open(encoding="utf-8")))
+    assert [r["description"] for r in rows] == ['\'=HYPERLINK("http://x","y")', "'+cmd", "'@SUM(A1)", "'-x", "plain", "-5.00"]
+    assert rows[0]["jtd_cost"] == "-5.00"  # a negative amount stays a number

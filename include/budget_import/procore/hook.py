@@ -53,6 +53,9 @@ class ProcoreHook(HttpHook):
         companies = extra.get("companies") or {}
         if spectrum_company_code in companies:
             return int(companies[spectrum_company_code])
+        if companies:  # a map is the whole truth: a code missing from it is a mistake, not the fallback's company
+            raise ValueError(f"Spectrum company {spectrum_company_code!r} is not mapped on connection {self.http_conn_id!r}: "
+                             f"mapped companies are {', '.join(repr(c) for c in sorted(companies))} (extra.companies)")
         if extra.get("company_id") is None:
             raise ValueError(f"connection {self.http_conn_id!r} maps no Procore company for Spectrum company {spectrum_company_code!r}: set extra.company_id or extra.companies")
         return int(extra["company_id"])
