@@ -93,6 +93,7 @@ def when(text: Any) -> str:
 STATE_LABELS: dict[str, str] = {
     "ready": "Ready to Import",
     "synced": "Synced",
+    "synced_exceptions": "Synced with exceptions",
     "dry_run": "Dry run",
     "blocked": "Blocked",
     "needs_review": "Needs review",
@@ -106,7 +107,7 @@ STATE_LABELS: dict[str, str] = {
 FILTERS: dict[str, tuple[str, frozenset[str]]] = {
     "all": ("All", frozenset(STATE_LABELS)),
     "ready": ("Ready to Import", frozenset({"ready"})),
-    "synced": ("Synced", frozenset({"synced"})),
+    "synced": ("Synced", frozenset({"synced", "synced_exceptions"})),
     "blocked": ("Blocked", frozenset({"blocked"})),
     "review": ("Needs review", frozenset({"needs_review"})),
     "failed": ("Failed", frozenset({"failed_validation", "failed_reconciliation", "failed", "incomplete"})),
@@ -146,8 +147,8 @@ def reason_label(reason: Any) -> str:
 
 def state_of(result: dict[str, Any]) -> str:
     status = result.get("status")
-    if status == "synced":
-        return "synced"
+    if status == "synced":  # rows Spectrum holds but we quarantined: Procore has the rest, never "plain synced"
+        return "synced_exceptions" if _rejected_rows(result) else "synced"
     if status == "ready":  # the status file of a dry run that found changes to import
         return "ready"
     if status == "dry_run":  # a dry run's result.json in its run folder
@@ -157,6 +158,14 @@ def state_of(result: dict[str, Any]) -> str:
     if status in ("failed_reconciliation", "failed", "restored", "needs_review"):
         return str(status)
     return "incomplete"
+
+
+def _rejected_rows(result: dict[str, Any]) -> int:
+    reshape = (result.get("stages") or {}).get("reshape") or {}
+    try:
+        return int(reshape.get("rejected") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 PLAN_ACTIONS = ("create", "update", "delete", "keep")

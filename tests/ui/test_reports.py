@@ -194,3 +194,12 @@ def test_airflow_loads_only_the_plugin_file(tmp_path: Path):
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["names"] == ["spectrum_budget_reports"] and loaded["errors"] == {}
     assert loaded["views"] == ["spectrum-budgets", "spectrum-budgets-run", "spectrum-budgets-job"]
+
+
+def test_a_synced_job_with_rejected_rows_is_synced_with_exceptions():
+    from tests.ui.conftest import finished
+
+    assert rp.state_of(finished("01", "19.50", "synced", "r", rejected=0)) == "synced"
+    state = rp.state_of(finished("01", "19.50", "synced", "r", rejected=8))
+    assert (state, rp.STATE_LABELS[state]) == ("synced_exceptions", "Synced with exceptions")
+    assert state in rp.FILTERS["synced"][1]
