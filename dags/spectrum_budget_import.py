@@ -126,7 +126,7 @@ def spectrum_budget_import():
     def cancel_import(ready: dict, params=None, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 
-        return dag_tasks.cancel_import(ready, params, run_id, None)
+        return dag_tasks.cancel_import(ready, params, run_id)
 
     @task(trigger_rule="none_failed_min_one_success", outlets=[LOADED])
     def write_report(ready: dict, extracted: dict, validated: dict, reshaped: dict, loaded_override=None, loaded_additive=None, cancelled=None, params=None, run_id=None, outlet_events=None) -> dict:

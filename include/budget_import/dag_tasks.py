@@ -90,7 +90,7 @@ def plan_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> d
     from include.budget_import.load import BudgetLoader
     from include.budget_import.plan import plan_merge
     from include.budget_import.review import asks_a_person, review_body, snapshot_link
-    from include.budget_import.snapshot import snapshot_payload, write_snapshot
+    from include.budget_import.snapshot import snapshot_label, snapshot_payload, write_snapshot
 
     folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
     load_input = read_load_input(folder)
@@ -102,8 +102,7 @@ def plan_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> d
     override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
     url = None
     if existing:
-        label = {k: ready[k] for k in ("company_code", "job_number", "procore_company_id")} | {"project_id": ready["procore_project_id"]}
-        write_snapshot(folder.path, snapshot_payload(label, existing, pipeline.now_iso()) | {"stage": "review"})
+        write_snapshot(folder.path, snapshot_payload(snapshot_label(ready), existing, pipeline.now_iso()) | {"stage": "review"})
         url = snapshot_link(folder.run.path.name, folder.path.name)
     name = ready.get("procore_project_name") or ready["procore_project_id"]
     body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
@@ -113,12 +112,13 @@ def plan_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> d
             "ask": asks_a_person(review, len(existing), bool(params.get("dry_run", False))), "review_body": body}
 
 
-def cancel_import(ready: dict[str, Any], params: dict[str, Any], run_id: str, answered_by: Any) -> dict[str, Any]:
-    """The person chose Cancel: nothing is written; the run's report says who and when."""
+def cancel_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The person chose Cancel: nothing is written; the run's report says so (who answered is in the
+    review task's Required Action)."""
     hook = procore_hook()
     request = _request(params, hook)
     folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
-    result = pipeline.job_result(request, "cancelled", reason="cancelled_at_review", message=f"cancelled at review by {answered_by or 'a person'}: nothing was written",
+    result = pipeline.job_result(request, "cancelled", reason="cancelled_at_review", message="cancelled at review: nothing was written",
                                  mode=request.merge_mode, dry_run=request.dry_run, procore_project_id=ready["procore_project_id"], run_id=run_id)
     folder.write_json("result.json", result)
     RunFolder(run_id).write_summary(summarise([result]))

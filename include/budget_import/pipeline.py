@@ -35,7 +35,7 @@ from include.budget_import.procore.errors import ProcorePermissionError
 from include.budget_import.project_lock import project_lock
 from include.budget_import.reshape import ReshapeResult, extracted_frame, reshape
 from include.budget_import.review import needs_review
-from include.budget_import.snapshot import SNAPSHOT_JSON, snapshot_payload, write_snapshot
+from include.budget_import.snapshot import SNAPSHOT_JSON, snapshot_label, snapshot_payload, write_snapshot
 from include.budget_import.rules import JOB_RULES_BY_REASON
 from include.budget_import.spectrum_source import DbConnection, JobReadinessFacts, SpectrumJob, cost_types, find_job, iter_budget_lines, readiness_facts, spectrum_errors
 
@@ -366,8 +366,7 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, load_
             # the first attempt's snapshot is the budget before this run wrote anything: a retry after a
             # crash mid-load keeps it rather than snapshot the half-written state (the review's is
             # replaced: the budget may have changed while the run waited for a person)
-            label = {k: ready[k] for k in ("company_code", "job_number", "procore_company_id")} | {"project_id": ready["procore_project_id"]}
-            write_snapshot(folder.path, snapshot_payload(label, existing, now_iso()))
+            write_snapshot(folder.path, snapshot_payload(snapshot_label(ready), existing, now_iso()))
         if dry_run:
             if plan.write_count:  # "ready to import" only when these credentials could write it
                 loader.require_write_permission()

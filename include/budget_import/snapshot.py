@@ -19,6 +19,11 @@ SNAPSHOT_PDF = "snapshot.pdf"
 UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
+def snapshot_label(ready: dict[str, Any]) -> dict[str, Any]:
+    """Which job and Procore project a snapshot is of (what restore checks before writing it back)."""
+    return {k: ready[k] for k in ("company_code", "job_number", "procore_company_id")} | {"project_id": ready["procore_project_id"]}
+
+
 def snapshot_payload(label: dict[str, Any], lines: list[ExistingLine], taken_at: str) -> dict[str, Any]:
     return {
         **label,
