@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from decimal import Decimal
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.budget_import import pipeline
+from include.budget_import import pipeline, totals
 from include.budget_import.artifacts import RunFolder, read_json
 from include.budget_import.job_keys import job_key
 from include.budget_import.project_lock import project_lock
@@ -45,15 +46,15 @@ def spectrum_for(company_code: str, job_number: str, stage: str) -> Iterator[Any
         yield conn
 
 
+def _run_choices(params: dict[str, Any]) -> dict[str, Any]:
+    """The run's merge mode and dry run, as triggered: what every job's report records."""
+    return {"merge_mode": str(params.get("merge_mode") or "override"), "dry_run": bool(params.get("dry_run", False))}
+
+
 def _request(params: dict[str, Any], hook: Any) -> pipeline.JobRequest:
     company_code = str(params["company_code"]).strip()
-    return pipeline.JobRequest(
-        company_code=company_code,
-        job_number=str(params["job_number"]).strip(),
-        procore_company_id=hook.company_id_for(company_code),
-        merge_mode=str(params.get("merge_mode", "override")),
-        dry_run=bool(params.get("dry_run", False)),
-    )
+    return pipeline.JobRequest(company_code=company_code, job_number=str(params["job_number"]).strip(),
+                               procore_company_id=hook.company_id_for(company_code), **_run_choices(params))
 
 
 # --- manual DAG: one project, one task per stage ------------------------------------------------
@@ -174,13 +175,13 @@ def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
                 if pipeline.origin_id(job.company_code, job.job_number) in linked:
                     jobs.append({"company_code": job.company_code, "job_number": job.job_number, "procore_company_id": company_id})
                 else:
-                    _record_blocked(run, job.company_code, job.job_number, company_id, "not_linked")
+                    _record_blocked(run, job.company_code, job.job_number, company_id, "not_linked", params)
             # Procore projects linked to a job this Spectrum company does not have (deleted or mistyped).
             known = {pipeline.origin_id(job.company_code, job.job_number) for job in spectrum_jobs}
             for origin in sorted(linked - known):
                 company, _, job_number = origin.partition("|")
                 if company == code and job_number:
-                    _record_blocked(run, company, job_number, company_id, "job_not_found")
+                    _record_blocked(run, company, job_number, company_id, "job_not_found", params)
     batches = job_batches(jobs, int(params.get("jobs_per_batch") or JOBS_PER_BATCH))
     log.info("%d linked active jobs to import across companies %s, in %d batches", len(jobs), codes, len(batches))
     return batches
@@ -214,8 +215,8 @@ def _job_span(jobs: list[dict[str, Any]]) -> str:
     return f"jobs {first}..{last}" if len(jobs) > 1 else f"job {first}"
 
 
-def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_id: int, reason: str) -> None:
-    request = pipeline.JobRequest(company_code, job_number, company_id)
+def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_id: int, reason: str, params: dict[str, Any]) -> None:
+    request = pipeline.JobRequest(company_code, job_number, company_id, **_run_choices(params))
     pipeline.blocked_result(request, pipeline.JobBlockedError(reason), run.job(company_code, job_number))
 
 
@@ -225,9 +226,8 @@ def prepare_batch(batch: dict[str, Any], params: dict[str, Any], run_id: str) ->
     that may pass fails the task (its retry prepares the batch again: nothing was written to Procore)."""
     from include.budget_import.prepare import prepare_jobs
 
-    dry_run = bool(params.get("dry_run", False))
     requests = [
-        pipeline.JobRequest(company_code=j["company_code"], job_number=j["job_number"], procore_company_id=int(j["procore_company_id"]), dry_run=dry_run)
+        pipeline.JobRequest(company_code=j["company_code"], job_number=j["job_number"], procore_company_id=int(j["procore_company_id"]), **_run_choices(params))
         for j in batch["jobs"]
     ]
     try:
@@ -337,11 +337,14 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
             label = {"company_code": company_code, "job_number": job_number, "procore_company_id": target.company_id, "project_id": target.project_id}
             write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), pipeline.now_iso()))
         outcome = restore(loader, snapshot_file)
+    restored_total = totals.exact_text(sum((line.amount for line in outcome.final_lines), start=Decimal(0)))
     result = {
         "company_code": company_code, "job_number": job_number, "status": "restored", "reason": None,
         "message": f"restored from the snapshot of run {snapshot_run} (taken {payload['taken_at']})",
         "finished_at": pipeline.now_iso(), "run_id": run_id, "restored_from_run": snapshot_run, "mode": "restore", "dry_run": False, "prepared_at": started,
         "plan": outcome.plan.as_dict(), "procore_project_id": target.project_id,
+        "stages": {"load": {"plan": outcome.plan.counts(), "procore_total": restored_total}},
+        "totals": totals.job_totals(None, restored_total),  # Spectrum was not read: Procore's side only
         "lock": {"waited_s": round(hold.waited_s, 3), "acquired_at": hold.acquired_at, "released_at": hold.released_at},
     }
     folder.write_json("result.json", result)

@@ -59,6 +59,7 @@ class Keep(NamedTuple):
 
 
 EQUAL_NOTE = "already equal to Spectrum"
+REJECTED_KEEP = "kept: Spectrum row rejected"  # an override's keep of a line whose Spectrum row we could not read
 
 
 @contextmanager
@@ -154,7 +155,7 @@ def _plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: 
             keeps(Keep(current, f"additive: kept Procore's amount (Spectrum has {money_text(target.amount)})"))
     for key in sorted(have.keys() - wanted.keys()):
         if override and key in rejected:
-            plan.keeps.append(Keep(have[key], f"kept: Spectrum row rejected ({rejected[key]})"))
+            plan.keeps.append(Keep(have[key], f"{REJECTED_KEEP} ({rejected[key]})"))
         elif override:
             plan.deletes.append(have[key])
         else:

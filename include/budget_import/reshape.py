@@ -16,6 +16,7 @@ import pandas as pd
 from include.budget_import.money import to_cents
 from include.budget_import.rules import ROW_RULES_BY_REASON
 from include.budget_import.spectrum_source import EXTRACT_COLUMNS
+from include.budget_import.totals import SpectrumTotals
 
 # What a Procore budget line item gets from Spectrum (Procore's original_budget_amount is the estimate;
 # Spectrum's unit of measure, quantity and unit cost are not imported, as in Procore's own import).
@@ -41,6 +42,7 @@ class ReshapeResult:
     cost_codes: pd.DataFrame  # cost_code, description: codes Procore needs (line items and JTD-only rows)
     left_out: pd.DataFrame  # LEFT_OUT_COLUMNS: every extracted row that is not a line item, with its reason
     outcomes: dict[str, int]  # extracted rows per outcome (OUTCOMES): they add up to the extract
+    totals: SpectrumTotals  # the original estimate of every extracted row, by outcome
 
 
 def classify(extracted: pd.DataFrame, reasons: dict[int, str]) -> pd.DataFrame:
@@ -122,12 +124,14 @@ def reshape_many(frames: Sequence[pd.DataFrame], reasons: Sequence[dict[int, str
     code_cuts = np.searchsorted(cost_codes["_job"].to_numpy(), jobs)
     left_cuts = np.searchsorted(job[~is_item], jobs)
     line_items, cost_codes = line_items.drop(columns="_job"), cost_codes.drop(columns="_job")
+    estimates, outcomes = classified["original_estimate"].tolist(), classified["outcome"].tolist()
     return [
         ReshapeResult(
             line_items=line_items.iloc[item_cuts[n] : item_cuts[n + 1]].reset_index(drop=True),
             cost_codes=cost_codes.iloc[code_cuts[n] : code_cuts[n + 1]].reset_index(drop=True),
             left_out=left_out.iloc[left_cuts[n] : left_cuts[n + 1]].reset_index(drop=True),
             outcomes={outcome: int(counts[n, k]) for k, outcome in enumerate(OUTCOMES)},
+            totals=SpectrumTotals.of(estimates[starts[n] : starts[n + 1]], outcomes[starts[n] : starts[n + 1]]),
         )
         for n in range(len(frames))
     ]

@@ -87,8 +87,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=rp.money, when=rp.when, reason=rp.reason_label, change=rp.money_change, q=lambda s: quote(str(s), safe=""))
-    env.globals.update(STATE_LABELS=rp.STATE_LABELS, FILTERS=rp.FILTERS, PLAN_WORDS=rp.PLAN_WORDS, plan_parts=rp.plan_parts, APP_NAME=APP_NAME, table_columns=rp.table_columns)
+    env.filters.update(money=rp.money, signed=rp.signed_money, clip=rp.clip, when=rp.when, reason=rp.reason_label, change=rp.money_change, q=lambda s: quote(str(s), safe=""))
+    env.globals.update(outcome_words=rp.outcome_words, STATE_LABELS=rp.STATE_LABELS, FILTERS=rp.FILTERS, PLAN_WORDS=rp.PLAN_WORDS, plan_parts=rp.plan_parts, APP_NAME=APP_NAME, table_columns=rp.table_columns)
     return env
 
 

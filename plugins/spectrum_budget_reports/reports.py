@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from include.budget_import.job_keys import job_key, run_part
+from include.budget_import.job_states import REASON_LABELS, STATE_LABELS, reason_label, state_of
+from include.budget_import.totals import FAILING, money, outcome_words, signed_money
 
-__all__ = ["job_key", "run_part"]  # the pipeline's naming rules, re-exported for the app
+# the pipeline's naming rules and words, re-exported for the app
+__all__ = ["REASON_LABELS", "STATE_LABELS", "job_key", "money", "outcome_words", "reason_label", "run_part", "signed_money", "state_of"]
 
 # --- names (the pipeline's own rules: include/budget_import/job_keys.py) ---------------------------
 _NAME = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,249}$")
@@ -51,15 +54,6 @@ def decimal_or_none(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def money(value: Any) -> str:
-    """'2630361.54' -> '$2,630,361.54' exactly (Decimal, never float); '' when there is no amount."""
-    number = decimal_or_none(value)
-    if number is None:
-        return ""
-    text = format(abs(number).quantize(Decimal("0.01")), ",.2f")
-    return f"-${text}" if number < 0 else f"${text}"
-
-
 def money_change(before: Any, after: Any) -> str:
     """after - before with a sign ('+$330.00', '-$1,500.00'); '' when either side is missing."""
     b, a = decimal_or_none(before), decimal_or_none(after)
@@ -69,6 +63,16 @@ def money_change(before: Any, after: Any) -> str:
     if delta == 0:
         return "$0.00"
     return ("+" if delta > 0 else "") + money(delta)
+
+
+DISPLAY_LIMIT = 300  # characters of one field a page shows (the downloads hold every character)
+
+
+def clip(text: Any, limit: int = DISPLAY_LIMIT) -> str:
+    """Text for display, cut at `limit` characters saying how long it was: a 1 MB description must not
+    swallow the page (nor hide the rows after it)."""
+    value = "" if text is None else str(text)
+    return value if len(value) <= limit else f"{value[:limit]}… ({len(value):,} characters)"
 
 
 def parse_time(text: Any) -> datetime | None:
@@ -89,20 +93,7 @@ def when(text: Any) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-# --- states of a job on the Budgets page ---------------------------------------------------------
-STATE_LABELS: dict[str, str] = {
-    "ready": "Ready to Import",
-    "synced": "Synced",
-    "synced_exceptions": "Synced with exceptions",
-    "dry_run": "Dry run",
-    "blocked": "Blocked",
-    "needs_review": "Needs review",
-    "failed_validation": "Failed validation",
-    "failed_reconciliation": "Failed reconciliation",
-    "failed": "Import failed",
-    "restored": "Restored",
-    "incomplete": "No result",
-}
+# --- states of a job on the Budgets page (the pipeline's own words: include/budget_import/job_states.py)
 # The Budgets page's filter tabs, as Procore's Budgets tab ('Ready to Import', 'Synced'), plus ours.
 FILTERS: dict[str, tuple[str, frozenset[str]]] = {
     "all": ("All", frozenset(STATE_LABELS)),
@@ -112,61 +103,6 @@ FILTERS: dict[str, tuple[str, frozenset[str]]] = {
     "review": ("Needs review", frozenset({"needs_review"})),
     "failed": ("Failed", frozenset({"failed_validation", "failed_reconciliation", "failed", "incomplete"})),
 }
-
-REASON_LABELS: dict[str, str] = {
-    "job_not_found": "Job not found",
-    "job_closed": "Job closed",
-    "job_inactive": "Job inactive",
-    "estimates_not_posted": "Estimates not posted",
-    "budget_not_locked": "Budget not locked",
-    "not_linked": "Not linked to a Procore project",
-    "budget_tool_inactive": "Budget tool inactive",
-    "procore_budget_locked": "Procore budget locked",
-    "no_permission": "No permission",
-    "failed_validation": "Failed validation",
-    "needs_review": "Held for review",
-    "superseded": "Superseded by a newer run",
-    "cancelled_at_review": "Cancelled at review",
-    "import_failed": "Import failed",
-    "missing_key": "Missing phase or cost type",
-    "duplicate_key": "Duplicate phase / cost type",
-    "unknown_cost_type": "Unknown cost type",
-    "amount_precision": "Amount beyond cents",
-    "description_too_long": "Description too long",
-    "negative_estimate": "Negative estimate",
-    "no_estimate_or_cost": "No estimate or cost",
-    "estimate_not_positive": "Estimate not above $0",
-}
-
-
-def reason_label(reason: Any) -> str:
-    if not reason:
-        return ""
-    return REASON_LABELS.get(str(reason), str(reason).replace("_", " ").capitalize())
-
-
-def state_of(result: dict[str, Any]) -> str:
-    status = result.get("status")
-    if status == "synced":  # rows Spectrum holds but we quarantined: Procore has the rest, never "plain synced"
-        return "synced_exceptions" if _rejected_rows(result) else "synced"
-    if status == "ready":  # the status file of a dry run that found changes to import
-        return "ready"
-    if status == "dry_run":  # a dry run's result.json in its run folder
-        return "dry_run"
-    if status == "blocked":
-        return "failed_validation" if result.get("reason") == "failed_validation" else "blocked"
-    if status in ("failed_reconciliation", "failed", "restored", "needs_review"):
-        return str(status)
-    return "incomplete"
-
-
-def _rejected_rows(result: dict[str, Any]) -> int:
-    reshape = (result.get("stages") or {}).get("reshape") or {}
-    try:
-        return int(reshape.get("rejected") or 0)
-    except (TypeError, ValueError):
-        return 0
-
 
 PLAN_ACTIONS = ("create", "update", "delete", "keep")
 PLAN_WORDS = {"create": "created", "update": "updated", "delete": "deleted", "keep": "kept"}
@@ -183,7 +119,8 @@ def _int(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class Figures:
-    """A finished job's numbers, from its result: rows through the stages, the plan, the totals."""
+    """A job's numbers, from its result: rows through the stages, the plan, and the totals an accountant
+    reconciles by (include/budget_import/totals.py: Spectrum's is every extracted row's estimate)."""
 
     extracted: int | None = None
     line_items: int | None = None
@@ -192,7 +129,13 @@ class Figures:
     by_reason: dict[str, int] = field(default_factory=dict)
     plan: dict[str, int] = field(default_factory=dict)
     spectrum_total: str | None = None
+    imported_total: str | None = None
+    skipped_total: str | None = None
+    rejected_total: str | None = None
+    unreadable_rows: int = 0
     procore_total: str | None = None
+    difference: str | None = None
+    reconciliation: str = ""
     api_calls: int | None = None
     api_writes: int | None = None
 
@@ -207,6 +150,7 @@ class Figures:
         load = stages.get("load") or {}
         api = load.get("api") or {}
         plan = load.get("plan") or {}
+        totals = result.get("totals") if isinstance(result.get("totals"), dict) else {}
         return cls(
             extracted=_int(extract.get("extracted")),
             line_items=_int(reshape.get("line_items")),
@@ -214,8 +158,14 @@ class Figures:
             rejected=_int(reshape.get("rejected")),
             by_reason={str(k): v for k, v in (validate.get("by_reason") or {}).items() if _int(v) is not None},
             plan={a: plan[a] for a in PLAN_ACTIONS if _int(plan.get(a)) is not None},
-            spectrum_total=_text(load.get("spectrum_total")),
-            procore_total=_text(load.get("procore_total")),
+            spectrum_total=_text(totals.get("spectrum")),
+            imported_total=_text(totals.get("line_items", load.get("imported_total"))),
+            skipped_total=_text(totals.get("skipped")),
+            rejected_total=_text(totals.get("rejected")),
+            unreadable_rows=_int(totals.get("unreadable_rows")) or 0,
+            procore_total=_text(totals.get("procore", load.get("procore_total"))),
+            difference=_text(totals.get("difference")),
+            reconciliation=str(load.get("reconciliation") or ""),
             api_calls=_int(api.get("calls")),
             api_writes=_int(api.get("writes")),
         )
@@ -223,6 +173,11 @@ class Figures:
     @property
     def changes(self) -> int:
         return sum(self.plan.get(a, 0) for a in ("create", "update", "delete"))
+
+    @property
+    def balanced(self) -> bool:
+        """Procore's total equals Spectrum's (every extracted row) to the cent."""
+        return self.difference is not None and decimal_or_none(self.difference) == 0
 
 
 def _text(value: Any) -> str | None:
@@ -383,9 +338,11 @@ class JobReport:
 
     @property
     def reconciliation_mismatches(self) -> int:
+        """Lines whose difference fails the reconciliation (a difference kept by choice does not)."""
         return sum(
             1 for line in (self.reconciliation or {}).get("lines") or []
-            if isinstance(line, dict) and self.line_checked(line) and line.get("spectrum_amount") != line.get("procore_amount")
+            if isinstance(line, dict) and (line.get("outcome") in FAILING if line.get("outcome")
+                                           else self.line_checked(line) and line.get("spectrum_amount") != line.get("procore_amount"))
         )
 
 
@@ -394,6 +351,9 @@ def _iso_mtime(path: Path) -> str:
         return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).isoformat(timespec="seconds")
     except OSError:
         return ""
+
+
+CSV_FIELD_BYTES = 16 * 1024 * 1024  # the pipeline cuts fields at 32,000 characters; older reports may hold longer ones
 
 
 class ReportStore:
@@ -500,14 +460,18 @@ class ReportStore:
         )
 
     def _rejects(self, path: Path) -> tuple[list[dict[str, str]], int]:
+        """The rows of rejects.csv to show (each field clipped for display) and how many there are. The
+        csv module's default field limit (128 KB) would fail the whole file on one long description: it
+        is raised (never lowered) to what the pipeline writes at most."""
         rows: list[dict[str, str]] = []
         total = 0
+        csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_BYTES))
         try:
             with path.open(newline="", encoding="utf-8") as handle:
                 for row in csv.DictReader(handle):
                     total += 1
                     if len(rows) < self.MAX_REJECT_ROWS:
-                        rows.append({str(k): (v or "") for k, v in row.items() if k is not None})
+                        rows.append({str(k): clip(v or "") for k, v in row.items() if k is not None})
         except (OSError, csv.Error, UnicodeDecodeError):
             return [], 0
         return rows, total

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,15 @@ def write_json(path: Path, payload: Any) -> Path:
 
 
 def finished(company: str, job: str, status: str, run_id: str, *, at: str = "2026-11-20T02:31:00+00:00", plan: dict[str, int] | None = None,
-             rejected: int = 0, total: str = "1000.00", procore_total: str | None = None, description: str = "Riverside Clinic", **extra: Any) -> dict[str, Any]:
+             rejected: int = 0, total: str = "1000.00", rejected_total: str = "0.00", procore_total: str | None = None,
+             description: str = "Riverside Clinic", **extra: Any) -> dict[str, Any]:
+    """A finished job's result as the pipeline writes it: `total` is Spectrum's (every extracted row),
+    `rejected_total` the part of it that was rejected; the rest was imported."""
+    from include.budget_import.totals import exact_text, job_totals
+
     plan = plan or {"create": 2, "update": 1, "delete": 0, "keep": 3}
+    imported = exact_text(Decimal(total) - Decimal(rejected_total))
+    spectrum = {"spectrum": total, "line_items": imported, "skipped": "0.00", "rejected": rejected_total, "unreadable_rows": 0}
     return {
         "company_code": company, "job_number": job, "status": status, "finished_at": at, "reason": None, "message": "",
         "mode": "override", "dry_run": status == "dry_run", "procore_project_id": 2001, "procore_project_name": description,
@@ -52,10 +60,11 @@ def finished(company: str, job: str, status: str, run_id: str, *, at: str = "202
         "stages": {
             "extract": {"extracted": 6 + rejected},
             "validate": {"rows": 6 + rejected, "by_reason": {"missing_key": rejected} if rejected else {}},
-            "reshape": {"line_items": 6, "skipped": 0, "rejected": rejected},
+            "reshape": {"line_items": 6, "skipped": 0, "rejected": rejected, "totals": spectrum},
             "load": {"mode": "override", "dry_run": status == "dry_run", "plan": plan, "reconciled": True,
-                     "spectrum_total": total, "procore_total": procore_total or total, "api": {"calls": 9, "writes": 3}},
+                     "imported_total": imported, "procore_total": procore_total or imported, "api": {"calls": 9, "writes": 3}},
         },
+        "totals": job_totals(spectrum, procore_total or imported),
         **extra,
     }
 
@@ -106,7 +115,7 @@ def reports_root(tmp_path: Path) -> Path:
     })
     (manual / "01_19.50" / "snapshot.pdf").write_bytes(b"%PDF-1.4\n% a stand-in\n")
 
-    ready = finished("01", "20.01", "dry_run", nightly_id, at="2026-11-21T02:31:00+00:00", total="1013777.50", procore_total="0.00",
+    ready = finished("01", "20.01", "dry_run", nightly_id, at="2026-11-21T02:31:00+00:00", total="1112112.07", rejected_total="98334.57", procore_total="0.00",
                      plan={"create": 10, "update": 0, "delete": 0, "keep": 0}, rejected=8, description="Harbor Campus Bldg A")
     stopped = blocked("01", "21.10", "estimates_not_posted", "Estimate entries are not posted in Spectrum: post them, then import. (2 unposted estimate entries)",
                       at="2026-11-21T02:31:01+00:00")

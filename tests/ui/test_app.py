@@ -66,7 +66,12 @@ def test_budgets_page_shows_every_job_with_status_and_figures(client):
     assert "Last import 2026-11-20 02:31 UTC" in rows["01_19.50"]["details"]
     assert rows["01_19.50"]["spectrum_total"] == "$2,630,361.54"
     assert rows["01_19.50"]["plan"] == "17 created · 2 updated · 2 deleted · 1 kept"
+    assert rows["01_19.50"]["difference"] == "$0.00" and rows["01_19.50"]["procore_total"] == "$2,630,361.54"
+    # Spectrum's budget is every extracted row's estimate, not what was imported (8 rows rejected)
     assert rows["01_20.01"]["status"] == "Ready to Import" and rows["01_20.01"]["rejected"] == "8"
+    assert rows["01_20.01"]["spectrum_total"] == "$1,112,112.07" and rows["01_20.01"]["imported_total"] == "$1,013,777.50"
+    assert rows["01_20.01"]["rejected_total"] == "$98,334.57" and rows["01_20.01"]["skipped_total"] == "$0.00"
+    assert rows["01_20.01"]["procore_total"] == "$0.00" and rows["01_20.01"]["difference"] == "-$1,112,112.07"
     assert rows["01_20.01"]["plan"] == "10 to create"
     assert rows["01_21.10"]["status"] == "Blocked" and rows["01_21.10"]["details"].startswith("Estimates not posted")
     assert rows["02_4410"]["status"] == "Failed validation"
@@ -85,7 +90,8 @@ def test_run_page(client):
     assert response.status_code == 200
     rows, states = rows_of(response.text)
     assert states == {"01_20.01": "dry_run", "01_21.10": "blocked", "02_4410": "failed_validation"}
-    assert rows["01_20.01"]["extracted"] == "14" and rows["01_20.01"]["spectrum_total"] == "$1,013,777.50"
+    assert rows["01_20.01"]["extracted"] == "14" and rows["01_20.01"]["spectrum_total"] == "$1,112,112.07"
+    assert rows["01_20.01"]["difference"] == "-$1,112,112.07"
     assert client.get("/runs").status_code == 200
     assert client.get("/runs/nope").status_code == 404
 

@@ -51,7 +51,7 @@ def test_budget_jobs_show_each_jobs_latest_state_and_figures(reports_root: Path)
     synced = rows["01_19.50"]
     assert (synced.state, synced.state_label, synced.run_folder) == ("synced", "Synced", "manual__2026-11-20T02_30_00_00_00")
     assert synced.finished_at == "2026-11-20T02:31:00+00:00"
-    assert synced.figures is not None and synced.figures.spectrum_total == "2630361.54"
+    assert synced.figures is not None and synced.figures.spectrum_total == "2630361.54" and synced.figures.difference == "0.00"
     assert synced.figures.plan == {"create": 17, "update": 2, "delete": 2, "keep": 1}
 
     ready = rows["01_20.01"]
