@@ -29,7 +29,8 @@ from include.budget_import.artifacts import JobFolder, RunFolder
 from include.budget_import.handoff import LoadInput, read_exact_frame, read_load_input, rejected_keys, write_exact_frame, write_load_input
 from include.budget_import.load import BudgetLoader, ProjectTarget
 from include.budget_import.money import money_text
-from include.budget_import.plan import MERGE_MODES, ExistingLine, plan_merge
+from include.budget_import import totals
+from include.budget_import.plan import MERGE_MODES, REJECTED_KEEP, ExistingLine, MergePlan, plan_merge
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import ProcorePermissionError
 from include.budget_import.project_lock import project_lock
@@ -137,14 +138,27 @@ def procore_prerequisites(api: ProcoreBudgetApi, request: JobRequest, job: Spect
 
 
 # --- reports -------------------------------------------------------------------------------------
-def write_rejects(folder: JobFolder, left_out: pd.DataFrame) -> None:
-    """rejects.csv (pandas' to_csv costs a millisecond a file before the first row: a second a night)."""
+def write_rejects(folder: JobFolder, left_out: pd.DataFrame, cost_types: dict[str, str] | None = None) -> None:
+    """rejects.csv: every row left out with its reason, the cost type's name beside its code (pandas'
+    to_csv costs a millisecond a file before the first row: a second a night)."""
     path = folder.file("rejects.csv")
     path.parent.mkdir(parents=True, exist_ok=True)
+    names = cost_types or {}
+    columns = list(left_out.columns)
+    values = [left_out[c].tolist() for c in columns]
+    if "cost_type" in columns:
+        at = columns.index("cost_type") + 1
+        columns.insert(at, "cost_type_name")
+        values.insert(at, [names.get(code, "") if isinstance(code, str) else "" for code in values[at - 1]])
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(left_out.columns)
-        writer.writerows(zip(*([_csv_value(v) for v in left_out[c].tolist()] for c in left_out.columns)))
+        writer.writerow(columns)
+        writer.writerows(zip(*([_csv_value(v) for v in column] for column in values)))
+
+
+# A spreadsheet cell holds 32,767 characters: a longer field is cut (saying how long it was) so every row
+# still opens in its own row; Spectrum keeps the whole text.
+CSV_FIELD_LIMIT = 32_000
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -156,8 +170,11 @@ def _csv_value(value: Any) -> Any:
     else as its text. A negative amount stays a number."""
     if value is None or value is pd.NA or (type(value) is float and value != value):
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _is_number(value):
-        return "'" + value
+    if isinstance(value, str):
+        if len(value) > CSV_FIELD_LIMIT:
+            value = f"{value[:CSV_FIELD_LIMIT]}... [cut: {len(value):,} characters in Spectrum]"
+        if value.startswith(_FORMULA_START) and not _is_number(value):
+            return "'" + value
     return value
 
 
@@ -246,9 +263,10 @@ def reshape_report(folder: JobFolder, result: ReshapeResult, cost_types: dict[st
     and rejects.csv: every row left out, with its reason (every row's outcome is the extract plus its
     reason; the loaded ones are in plan.json)."""
     write_load_input(folder, result.line_items, result.cost_codes, cost_types, identity=ready, rejected=rejected_keys(result.left_out))
-    write_rejects(folder, result.left_out)
+    write_rejects(folder, result.left_out, cost_types)
     counts = result.outcomes
-    return {"line_items": counts["line_item"], "skipped": counts["skipped"], "rejected": counts["rejected"], "seconds": round(seconds, 3)}
+    return {"line_items": counts["line_item"], "skipped": counts["skipped"], "rejected": counts["rejected"], "totals": result.totals.as_dict(),
+            "seconds": round(seconds, 3)}
 
 
 # --- stage 5: plan and load ----------------------------------------------------------------------
@@ -350,7 +368,8 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, load_
     try:
         existing = loader.existing_lines()
         plan = plan_merge(desired, existing, mode, load_input.rejected)
-        write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": dry_run, "project_id": ready["procore_project_id"]})
+        write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": dry_run, "project_id": ready["procore_project_id"],
+                                           "names": {"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}})
         held = needs_review(plan, existing) if mode == "override" and not review_approved else None
         if held:
             raise JobBlockedError("needs_review", f"({held}; plan.json lists every line)")
@@ -391,33 +410,78 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, load_
         "ambiguous_writes": ambiguous,
         "reconciled": reconciliation["success"],
         "procore_total": reconciliation["procore_total"],
-        "spectrum_total": reconciliation["spectrum_total"],
+        "imported_total": reconciliation["imported_total"],
+        "reconciliation": reconciliation["headline"],
+        "differences": reconciliation["differences"],
         "api": api.client.stats.as_dict(),
         "seconds": round(time.perf_counter() - started, 3),
     }
 
 
-def reconcile(desired: list[Any], final: list[ExistingLine], plan: Any, dry_run: bool) -> dict[str, Any]:
-    """After the load, Procore's amount for every line this run is answerable for, compared with GE:
-    override -> every Spectrum line item; additive -> the lines it created (kept lines keep Procore's
-    amount by design). A dry run wrote nothing, so nothing is checked."""
+def reconcile(desired: list[Any], final: list[ExistingLine], plan: MergePlan, dry_run: bool) -> dict[str, Any]:
+    """After the load, every line on either side, with what it was compared for and its outcome
+    (`totals` names them): override answers for every Spectrum line item and every Procore line
+    (a line Spectrum lacks must be gone, unless its Spectrum row was rejected); additive answers for
+    the lines it created, and shows each kept line that differs from Spectrum as kept by choice. The
+    compared lines are checked with GE; a dry run wrote nothing, so nothing is checked."""
     have = {line.key: line for line in final}
-    answerable = {d.key for d in desired} if plan.mode == "override" else {c.key for c in plan.creates}
-    rows = [
-        {"cost_code": d.cost_code, "cost_type": d.cost_type, "spectrum_amount": money_text(d.amount),
-         "procore_amount": money_text(have[d.key].amount) if d.key in have else None, "checked": d.key in answerable and not dry_run}
-        for d in desired
-    ]
-    frame = pd.DataFrame([r for r in rows if r["checked"]], columns=["cost_code", "cost_type", "spectrum_amount", "procore_amount", "checked"])
+    override = plan.mode == "override"
+    created = {c.key for c in plan.creates}
+    rejected_keeps = {k.line.key for k in plan.keeps if k.note.startswith(REJECTED_KEEP)}
+    rows = []
+    for d in desired:
+        procore = have.get(d.key)
+        checked = not dry_run and (override or d.key in created)
+        spectrum_amount, procore_amount = money_text(d.amount), (money_text(procore.amount) if procore else None)
+        if dry_run:
+            outcome = totals.NOT_CHECKED
+        elif procore is None:
+            outcome = totals.MISSING if checked else totals.NOT_CHECKED
+        elif procore.amount == d.amount:
+            outcome = totals.EQUAL
+        else:
+            outcome = totals.DIFFERS if checked else totals.KEPT_BY_CHOICE
+        rows.append({"cost_code": d.cost_code, "cost_type": d.cost_type, "spectrum_amount": spectrum_amount, "procore_amount": procore_amount,
+                     "checked": checked, "outcome": outcome, "difference": totals.line_difference(spectrum_amount, procore_amount)})
+    wanted = {d.key for d in desired}
+    for line in final:
+        if line.key in wanted:
+            continue
+        if dry_run:
+            outcome = totals.NOT_CHECKED
+        elif not override:
+            outcome = totals.PROCORE_ONLY
+        else:
+            outcome = totals.KEPT_REJECTED if line.key in rejected_keeps else totals.NOT_DELETED
+        procore_amount = money_text(line.amount)
+        rows.append({"cost_code": line.cost_code, "cost_type": line.cost_type, "spectrum_amount": None, "procore_amount": procore_amount,
+                     "checked": outcome == totals.NOT_DELETED, "outcome": outcome, "difference": totals.line_difference(None, procore_amount)})
+    frame = pd.DataFrame([r for r in rows if r["checked"] and r["spectrum_amount"] is not None],
+                         columns=["cost_code", "cost_type", "spectrum_amount", "procore_amount", "checked"])
     results = [] if dry_run else quality.validate_reconciliation(frame)
-    return {
-        "success": all(r.success for r in results),
-        "checked_lines": int(len(frame)),
+    differences = totals.difference_groups(rows)
+    report = {
+        "success": all(r.success for r in results) and not any(k in totals.FAILING for k in differences),
+        "dry_run": dry_run,
+        "mode": plan.mode,
+        "compared": COMPARED[plan.mode],
+        "checked_lines": sum(1 for r in rows if r["checked"]),
+        "differences": differences,
         "lines": rows,
         "expectations": [r.as_dict() for r in results],
-        "spectrum_total": money_text(sum((d.amount for d in desired), start=Decimal(0))),
+        "imported_total": money_text(sum((d.amount for d in desired), start=Decimal(0))),
         "procore_total": money_text(sum((line.amount for line in final), start=Decimal(0))),
     }
+    report["headline"] = totals.reconciliation_headline(report)
+    return report
+
+
+COMPARED = {
+    "override": "every Spectrum line item with Procore's line of the same cost code and cost type, and every Procore line "
+                "Spectrum has not (it must be gone, unless its Spectrum row was rejected)",
+    "additive": "the lines this run created with Spectrum's amounts; Procore's existing lines are kept by choice, "
+                "and each one that differs from Spectrum is shown with its difference",
+}
 
 
 # --- the whole job, for the nightly DAG ----------------------------------------------------------
@@ -425,13 +489,22 @@ def job_result(request: JobRequest, status: str, **fields: Any) -> dict[str, Any
     return {"company_code": request.company_code, "job_number": request.job_number, "status": status, "finished_at": now_iso(), **fields}
 
 
-def blocked_result(request: JobRequest, exc: JobBlockedError, folder: JobFolder) -> dict[str, Any]:
+def blocked_result(request: JobRequest, exc: JobBlockedError, folder: JobFolder, stages: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A blocked (or held) job's result and status, as run (mode, dry run), with Spectrum's figures when
+    the job got as far as reading them (a job held for review)."""
     status = "needs_review" if exc.reason == "needs_review" else "blocked"
-    result = job_result(request, status, reason=exc.reason, message=str(exc), mode=request.merge_mode, dry_run=request.dry_run)
+    fields: dict[str, Any] = {"stages": stages, "totals": spectrum_side(stages)} if stages else {}
+    result = job_result(request, status, reason=exc.reason, message=str(exc), mode=request.merge_mode, dry_run=request.dry_run,
+                        run_id=folder.run.run_id, **fields)
     folder.write_json("result.json", result)
     if exc.reason != "superseded":  # the newer run's status is the truth of this job
         folder.write_status(result)
     return result
+
+
+def spectrum_side(stages: dict[str, Any]) -> dict[str, Any]:
+    """The job's totals before anything is written: Spectrum's side only."""
+    return totals.job_totals((stages.get("reshape") or {}).get("totals"), None)
 
 
 def finished_result(request: JobRequest, ready: dict[str, Any], stages: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
@@ -442,6 +515,8 @@ def finished_result(request: JobRequest, ready: dict[str, Any], stages: dict[str
         procore_project_id=ready["procore_project_id"], procore_project_name=ready.get("procore_project_name"),
         job_description=ready.get("job_description"), stages=stages, run_id=folder.run.run_id,
         prepared_at=loaded.get("prepared_at"),
+        totals=totals.job_totals((stages.get("reshape") or {}).get("totals"), loaded.get("procore_total")),
+        reconciliation=loaded.get("reconciliation"),
     )
     folder.write_json("result.json", result)
     if not request.dry_run:
@@ -462,7 +537,7 @@ def load_prepared(api: ProcoreBudgetApi, prepared: dict[str, Any], folder: JobFo
         loaded = load(api, ready, folder, request.merge_mode, request.dry_run)
     except JobBlockedError as exc:
         log.warning("%s/%s blocked: %s", request.company_code, request.job_number, exc)
-        return blocked_result(request, exc, folder)
+        return blocked_result(request, exc, folder, prepared["stages"])
     return finished_result(request, ready, {**prepared["stages"], "load": loaded}, folder)
 
 
