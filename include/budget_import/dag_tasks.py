@@ -288,22 +288,34 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
-    """One readable line per job: extracted, rejected by reason, writes in Procore."""
+    """Two readable lines per job: its state (a synced job with rejected rows is synced with
+    exceptions), rows by outcome, writes in Procore; then the totals an accountant reconciles by."""
+    from include.budget_import.job_states import state_label
+    from include.budget_import.totals import money, signed_money
+
     lines = []
     for r in summary["results"]:
         label = f"{r['company_code']}/{r['job_number']}"
-        if r["status"] == "blocked":
-            lines.append(f"{label:<14} BLOCKED  {r['reason']}: {r['message']}")
+        state = state_label(r).upper()
+        if r["status"] in ("blocked", "needs_review", "cancelled"):
+            lines.append(f"{label:<14} {state:<8} {r['reason']}: {r['message']}")
             continue
         stages = r.get("stages", {})
         shape, plan = stages.get("reshape", {}), stages.get("load", {}).get("plan", {})
         reasons = stages.get("validate", {}).get("by_reason", {})
         lines.append(
-            f"{label:<14} {r['status'].upper():<8} extracted {stages.get('extract', {}).get('extracted', 0)}, "
+            f"{label:<14} {state:<8} extracted {stages.get('extract', {}).get('extracted', 0)}, "
             f"line items {shape.get('line_items', 0)}, skipped {shape.get('skipped', 0)}, rejected {shape.get('rejected', 0)}"
             f"{' ' + str(reasons) if reasons else ''}; Procore: created {plan.get('create', 0)}, updated {plan.get('update', 0)}, "
             f"deleted {plan.get('delete', 0)}, kept {plan.get('keep', 0)}"
         )
+        t = r.get("totals") or {}
+        if t.get("spectrum") is not None:
+            lines.append(
+                f"{'':<14} Spectrum {money(t['spectrum'])} = imported {money(t.get('line_items'))} + skipped {money(t.get('skipped'))}"
+                f" + rejected {money(t.get('rejected'))}; Procore {money(t.get('procore'))}, difference {signed_money(t.get('difference')) or 'n/a'}"
+                + (f"; {r['reconciliation']}" if r.get("reconciliation") else "")
+            )
     return lines
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from include.budget_import.artifacts import job_key, reports_root
 
+log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 1800.0  # BUDGET_IMPORT_LOCK_TIMEOUT_S overrides it (read at each lock)
 
 
@@ -36,17 +38,28 @@ class LockHold:
 
 
 @contextmanager
-def project_lock(company_code: str, job_number: str, owner: str, timeout_s: float | None = None, root: Path | None = None) -> Iterator[LockHold]:
+def project_lock(company_code: str, job_number: str, owner: str, timeout_s: float | None = None, root: Path | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[LockHold]:
+    """Hold the job's lock. `on_wait(holder)` is called once, when the lock is found held by another run
+    (the log says whom this run waits for; tests use it to order events without timing)."""
     timeout_s = lock_timeout_s() if timeout_s is None else timeout_s
     path = (root or reports_root()) / "locks" / f"{job_key(company_code, job_number)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    waited = False
     with open(path, "a+", encoding="utf-8") as handle:
         while True:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waited:
+                    waited = True
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another run"
+                    log.info("job %s/%s is being written by %s: waiting (up to %.0f s)", company_code, job_number, holder, timeout_s)
+                    if on_wait is not None:
+                        on_wait(holder)
                 if time.monotonic() - started > timeout_s:
                     handle.seek(0)
                     holder = handle.read().strip() or "another run"

@@ -84,8 +84,18 @@ class ExpectationResult:
             "success": self.success,
             "unexpected_count": self.unexpected_count,
             "element_count": self.element_count,
-            "failing_rows_sample": self.failing_rows[:SAMPLE_SIZE],
+            "failing_rows_sample": [{k: _sample_value(v) for k, v in row.items()} for row in self.failing_rows[:SAMPLE_SIZE]],
         }
+
+
+SAMPLE_TEXT_LIMIT = 500  # characters of one field in a report's sample of failing rows (rejects.csv has the row)
+
+
+def _sample_value(value: Any) -> Any:
+    """A sample's field as the report shows it: a very long text cut, saying how long it was."""
+    if isinstance(value, str) and len(value) > SAMPLE_TEXT_LIMIT:
+        return f"{value[:SAMPLE_TEXT_LIMIT]}... [cut: {len(value):,} characters]"
+    return value
 
 
 @dataclass

@@ -63,6 +63,8 @@ def test_nightly_imports_every_linked_job_and_reports_every_blocked_one(demo_sam
     summary = read(run / "summary.json")
     assert summary["failed_jobs"] == []
     statuses = {(r["company_code"], r["job_number"]): (r["status"], r.get("reason")) for r in summary["results"]}
+    # every job's report records the run as it ran: its mode and dry run, blocked jobs included
+    assert {(r["mode"], r["dry_run"]) for r in summary["results"]} == {(mode, False)}
     for spec in manifest["jobs"]:
         key = (spec["company_code"], spec["job_number"])
         if spec["expected_status"] == "ready":

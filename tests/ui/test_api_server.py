@@ -24,6 +24,10 @@ def dollars(text: str) -> str:
     return ("-" if number < 0 else "") + f"${abs(number):,.2f}"
 
 
+def signed_dollars(text: str) -> str:
+    return ("+" if Decimal(text) > 0 else "") + dollars(text)
+
+
 def statuses(server: ApiServer) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((server.reports / "status").glob("*.json"))}
 
@@ -67,15 +71,23 @@ def test_logged_in_the_budgets_page_matches_the_status_files(api_server: ApiServ
     expected_state = {"synced": "synced", "ready": "ready", "blocked": "blocked", "failed": "failed"}
     for key, status in files.items():
         state = "failed_validation" if status.get("reason") == "failed_validation" else expected_state[status["status"]]
+        if state == "synced" and status["stages"]["reshape"]["rejected"]:
+            state = "synced_exceptions"
         assert states[key] == state, key
         assert rows[key]["job"] == f"{status['company_code']}/{status['job_number']}"
         if status.get("stages"):
-            load, shape = status["stages"]["load"], status["stages"]["reshape"]
-            assert rows[key]["spectrum_total"] == dollars(load["spectrum_total"]), key
-            assert rows[key]["procore_total"] == dollars(load["procore_total"]), key
+            shape, totals = status["stages"]["reshape"], status["totals"]
+            # Spectrum's total is every extracted row: imported + skipped + rejected, to the cent
+            assert Decimal(totals["spectrum"]) == Decimal(totals["line_items"]) + Decimal(totals["skipped"]) + Decimal(totals["rejected"]), key
+            assert Decimal(totals["difference"]) == Decimal(totals["procore"]) - Decimal(totals["spectrum"]), key
+            for field, name in (("spectrum_total", "spectrum"), ("imported_total", "line_items"), ("skipped_total", "skipped"),
+                                ("rejected_total", "rejected"), ("procore_total", "procore")):
+                assert rows[key][field] == dollars(totals[name]), (key, field)
             assert rows[key]["line_items"] == str(shape["line_items"]) and rows[key]["rejected"] == str(shape["rejected"]), key
         if status["status"] == "blocked":
             assert status["message"] in rows[key]["details"], key
+            # the nightly ran as a dry run: its blocked jobs' reports say so
+            assert (status["mode"], status["dry_run"]) == ("override", True), key
     assert set(states.values()) >= {"synced", "ready", "blocked"}, "the demo-like run gives each kind"
     assert states["01_19.50"] == "synced" and states["01_20.01"] == "ready" and states["01_21.10"] == "blocked"
 

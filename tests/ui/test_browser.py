@@ -15,7 +15,7 @@ import pytest
 
 from tests.ui.browser import Browser, RefusingProxy, chromium, chromium_binary, outside_requests
 from tests.ui.conftest import ARTIFACTS, ApiServer
-from tests.ui.test_api_server import dollars, nightly_run_id, statuses
+from tests.ui.test_api_server import dollars, nightly_run_id, signed_dollars, statuses
 
 pytestmark = pytest.mark.e2e
 
@@ -72,13 +72,14 @@ def test_log_in_and_read_the_reports(api_server: ApiServer, browser):
             label = "Synced with exceptions"  # Spectrum rows were quarantined: never plain Synced
         assert cells["status"] == label, key
         if status.get("stages"):
-            assert cells["spectrum_total"] == dollars(status["stages"]["load"]["spectrum_total"]), key
+            assert cells["spectrum_total"] == dollars(status["totals"]["spectrum"]), key
+            assert cells["difference"] == signed_dollars(status["totals"]["difference"]), key
             assert cells["rejected"] == str(status["stages"]["reshape"]["rejected"]), key
         else:
             assert status["message"] in cells["details"], key
     synced = files["01_19.50"]
     assert "Last import " in shown["01_19.50"]["cells"]["details"]
-    assert shown["01_19.50"]["cells"]["procore_total"] == dollars(synced["stages"]["load"]["procore_total"])
+    assert shown["01_19.50"]["cells"]["procore_total"] == dollars(synced["totals"]["procore"])
     assert b.evaluate("getComputedStyle(document.querySelector('.badge.synced')).backgroundColor") == "rgb(220, 252, 231)", "our CSS applied"
     shot(b, "1-budgets")
 
@@ -101,7 +102,7 @@ def test_log_in_and_read_the_reports(api_server: ApiServer, browser):
         row = run_rows[f"{result['company_code']}_{result['job_number']}"]
         if result.get("stages"):
             assert row["cells"]["extracted"] == str(result["stages"]["extract"]["extracted"])
-            assert row["cells"]["spectrum_total"] == dollars(result["stages"]["load"]["spectrum_total"])
+            assert row["cells"]["spectrum_total"] == dollars(result["totals"]["spectrum"])
     shot(b, "3-run-nightly-dry-run")
 
     # A job's report: data quality with failing rows, the rejects, the plan.

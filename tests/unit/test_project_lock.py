@@ -9,10 +9,13 @@ from include.budget_import.project_lock import ProjectBusyError, project_lock
 CTX = multiprocessing.get_context("spawn")
 
 
-def _hold(root, job, seconds, queue):
-    with project_lock("01", job, owner=f"holder {job}", root=root) as hold:
+def _hold(root, job, queue, release=None, waiting=None):
+    """Hold the job's lock until `release` is set (never on a timer); `waiting` is set once this process
+    found the lock held by another."""
+    with project_lock("01", job, owner=f"holder {job}", root=root, on_wait=(lambda holder: waiting.set()) if waiting else None) as hold:
         queue.put(("acquired", job))
-        time.sleep(seconds)
+        if release is not None:
+            assert release.wait(60), "the test never released the holder"
     queue.put((job, hold.acquired_at, hold.released_at, hold.waited_s))
 
 
@@ -25,24 +28,28 @@ def _contend(root, queue):
 
 
 def test_second_writer_of_one_job_waits_for_the_first_and_other_jobs_do_not(tmp_path):
-    queue = CTX.Queue()
-    first = CTX.Process(target=_hold, args=(tmp_path, "19.50", 1.5, queue))
+    """Proved by the order of events, not by how long a spawn takes: the first writer lets go only after
+    the second has found the lock held and another job's writer has got its own lock."""
+    queue, release, second_waiting = CTX.Queue(), CTX.Event(), CTX.Event()
+    first = CTX.Process(target=_hold, args=(tmp_path, "19.50", queue, release))
     first.start()
     assert queue.get(timeout=60) == ("acquired", "19.50")
-    second = CTX.Process(target=_hold, args=(tmp_path, "19.50", 0.1, queue))
-    other = CTX.Process(target=_hold, args=(tmp_path, "20.01", 0.1, queue))
+    second = CTX.Process(target=_hold, args=(tmp_path, "19.50", queue, None, second_waiting))
+    other = CTX.Process(target=_hold, args=(tmp_path, "20.01", queue))
     second.start()
     other.start()
-    messages = [queue.get(timeout=60) for _ in range(5)]
+    assert second_waiting.wait(60), "the second writer of 19.50 never found the lock held"
+    early = [queue.get(timeout=60) for _ in range(2)]  # the other job: acquired and released, while 19.50 is held
+    assert [m[0] for m in early] == ["acquired", "20.01"], f"another job's writer waited on 19.50's lock: {early}"
+    release.set()
+    messages = [queue.get(timeout=60) for _ in range(3)]
     for p in (first, second, other):
         p.join(60)
-    results = [m for m in messages if m[0] != "acquired"]
-    same = sorted((r for r in results if r[0] == "19.50"), key=lambda r: r[1])
-    assert len(same) == 2
+    same = sorted((m for m in messages if m[0] == "19.50"), key=lambda r: r[1])
+    assert len(same) == 2 and ("acquired", "19.50") in messages
     assert same[0][2] <= same[1][1], "two writers of one job overlapped"
-    assert same[1][3] > 0.2, "the second writer did not wait"
-    other_result = next(r for r in results if r[0] == "20.01")
-    assert other_result[1] < same[0][2], "a different job waited on another job's lock"
+    assert same[1][3] > 0, "the second writer did not wait"
+    assert early[1][2] <= same[0][2], "the other job finished while 19.50 was still held"
 
 
 def test_a_writer_that_cannot_get_the_lock_in_time_fails_naming_the_holder(tmp_path):
