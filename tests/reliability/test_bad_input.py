@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 from collections import Counter
 from contextlib import closing
+from decimal import Decimal
 from pathlib import Path
 
 import pyodbc
@@ -83,11 +84,15 @@ def test_bad_input_is_quarantined_refused_or_harmless(case: Case, emu, demo_samp
         want = Counter(r for r in case.reasons if r)
         if Counter(stages["validate"]["by_reason"]) != want:
             problems.append(f"reasons {stages['validate']['by_reason']} != {dict(want)}")
-        if want:  # the quarantined rows are in rejects.csv with their reason
+        if want:  # the quarantined rows are in rejects.csv with their reason (readable with csv's default field limit)
             with open(folder.file("rejects.csv"), encoding="utf-8") as handle:
                 left_out = Counter(row["reason"] for row in csv.DictReader(handle))
             if left_out != want:
                 problems.append(f"rejects.csv reasons {dict(left_out)} != {dict(want)}")
+        totals = result["totals"]  # Spectrum's total is every extracted row, to the cent
+        parts = sum(Decimal(totals[k]) for k in ("line_items", "skipped", "rejected"))
+        if Decimal(totals["spectrum"]) != parts or Decimal(totals["difference"]) != Decimal(totals["procore"]) - parts:
+            problems.append(f"totals do not add up: {totals}")
 
     # Procore: blocked or refused -> untouched; otherwise exactly the good lines (+ the case's own)
     if outcome in ("blocked", "refused", "needs_review"):

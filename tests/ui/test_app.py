@@ -113,6 +113,25 @@ def test_job_page_shows_quality_plan_reconciliation_snapshot_and_downloads(clien
     assert "Estimates not posted" in blocked and "2 unposted estimate entries" in blocked
 
 
+def test_a_megabyte_field_is_cut_for_display_and_hides_no_row(client, reports_root: Path):
+    """rejects.csv from a run before fields were cut: one 1 MB description (past the csv module's default
+    field limit) must not hide it and the rows after it; the page shows each, the long text clipped."""
+    rejects = reports_root / "runs" / RUN_MANUAL / "01_19.50" / "rejects.csv"
+    huge = "Crane hire " * 100_000
+    rejects.write_text(
+        "row_id,company_code,job_number,phase_code,cost_type,cost_type_name,description,original_estimate,jtd_cost,outcome,reason,message\n"
+        f'4,01,19.50,77-100,L,Labor,"{huge}",750.0000,0,rejected,description_too_long,Description is too long.\n'
+        "5,01,19.50,77-101,M,Material,Misc,-50.0000,0,rejected,negative_estimate,Negative estimate.\n"
+        "6,01,19.50,77-102,L,Labor,Other,0,0,skipped,no_estimate_or_cost,No estimate or cost.\n", encoding="utf-8")
+    html = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50").text
+    section = html[html.index('id="rejects"'):]
+    section = section[: section.index("</section>")]
+    assert section.count("<tr class=") == 3 and "(3)" in section
+    assert f"({len(huge):,} characters)" in section and len(section) < 20_000, "the long text is clipped, not the page"
+    assert '<span class="mono">L</span> <span class="name">Labor</span>' in section, "the cost type's name beside its code"
+    assert "-$50.00" in section, "amounts as money"
+
+
 def test_downloads(client, reports_root: Path):
     pdf = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50/files/snapshot.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
