@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
+from include.budget_import.job_keys import run_part
+from scripts.local_airflow import dags_test
 from tests.ui.browser import Browser, RefusingProxy, chromium, chromium_binary, outside_requests
 from tests.ui.conftest import ARTIFACTS, ApiServer
 from tests.ui.test_api_server import dollars, nightly_run_id, signed_dollars, statuses
@@ -147,3 +149,82 @@ def test_log_in_and_read_the_reports(api_server: ApiServer, browser):
     assert proxy.requests == [], "the browser sent a request to another host"
     assert not [(u, s) for u, s in b.responses() if u.startswith(f"{base}{PREFIX}") and s >= 400], "a report page or asset failed"
     (ARTIFACTS / "requests.txt").write_text("\n".join(urls) + "\n", encoding="utf-8")
+
+
+def _run(api_server: ApiServer, dag_id: str, conf: dict, succeed: bool = True) -> None:
+    result = dags_test(api_server.env, dag_id, conf)
+    assert (result.returncode == 0) == succeed, f"{dag_id} {conf}: exit {result.returncode}\n{(result.stdout + result.stderr)[-3000:]}"
+
+
+def _budgets_row(b: Browser, base: str, key: str) -> dict:
+    b.navigate(f"{base}{PREFIX}/")
+    b.wait_for(f"document.readyState === 'complete' && !!document.querySelector('tr[data-job=\"{key}\"]')", what=f"the Budgets row of {key}")
+    return rows(b)[key]
+
+
+def test_statuses_stay_true_through_rejects_a_restore_an_additive_difference_and_a_blocked_manual_run(api_server: ApiServer, browser):
+    """The accountant's walk (issue 15), each step a real DAG run, each page read in the browser: a synced
+    job with rejected rows, a restore, an additive import that keeps differing lines, a blocked manual run."""
+    b, _ = browser
+    base = api_server.url
+    b.navigate(f"{base}{PREFIX}/")
+    if b.evaluate("location.pathname") == "/auth/login":  # (this test may run alone)
+        b.type_into("input[name=username]", "admin")
+        b.type_into("input[name=password]", api_server.password("admin"))
+        b.evaluate("document.querySelector('button[type=submit]').click()")
+        b.wait_for(f"location.pathname === '{PREFIX}/' && document.readyState === 'complete'", what="the Budgets page after login")
+
+    # 1. Rejected rows: 02/4440 imports its good rows and is "Synced with exceptions", its totals to the cent.
+    _run(api_server, "spectrum_budget_import", {"company_code": "02", "job_number": "4440", "merge_mode": "override", "dry_run": False, "review": "never"})
+    status = statuses(api_server)["02_4440"]
+    t = status["totals"]
+    assert status["status"] == "synced" and status["stages"]["reshape"]["rejected"] > 0 and Decimal(t["rejected"]) > 0
+    row = _budgets_row(b, base, "02_4440")["cells"]
+    assert row["status"] == "Synced with exceptions"
+    assert (row["spectrum_total"], row["rejected_total"], row["procore_total"], row["difference"]) == (
+        dollars(t["spectrum"]), dollars(t["rejected"]), dollars(t["procore"]), signed_dollars(t["difference"]))
+    assert Decimal(t["difference"]) == -Decimal(t["rejected"]) - Decimal(t["skipped"]) != 0
+    shot(b, "8-budgets-synced-with-exceptions")
+
+    # 2. A restore of 01/19.50 from the manual override's snapshot: the Budgets page shows it restored,
+    #    with Procore's budget as restored (the snapshot's total), not the overridden one.
+    manual = next(p.parent for p in api_server.reports.glob("runs/*/01_19.50/snapshot.json"))
+    snapshot = json.loads((manual / "snapshot.json").read_text(encoding="utf-8"))
+    snapshot_run = json.loads((manual / "result.json").read_text(encoding="utf-8"))["run_id"]
+    _run(api_server, "spectrum_budget_restore", {"snapshot_run_id": snapshot_run, "company_code": "01", "job_number": "19.50"})
+    row = _budgets_row(b, base, "01_19.50")
+    assert row["state"] == "restored" and row["cells"]["status"] == "Restored"
+    assert row["cells"]["procore_total"] == dollars(snapshot["total"]), "Procore's budget after the restore"
+    assert row["cells"]["spectrum_total"] == "" and row["cells"]["difference"] == "", "a restore does not read Spectrum: no Spectrum figure is made up"
+    shot(b, "9-budgets-restored")
+
+    # 3. Additive on the restored budget: Procore's differing lines are kept by choice, shown with their amounts.
+    _run(api_server, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "additive", "dry_run": False, "review": "never"})
+    status = statuses(api_server)["01_19.50"]
+    assert (status["status"], status["mode"]) == ("synced", "additive")
+    row = _budgets_row(b, base, "01_19.50")["cells"]
+    assert row["status"] == "Synced" and row["difference"] == signed_dollars(status["totals"]["difference"]) != "$0.00"
+    assert "kept by choice" in row["details"]
+    b.evaluate("document.querySelector('tr[data-job=\"01_19.50\"] a[data-field=job]').click()")
+    b.wait_for("location.pathname.endsWith('/jobs/01_19.50') && document.readyState === 'complete'", what="job 01/19.50 (additive)")
+    headline = b.evaluate("document.querySelector('#reconciliation [data-field=headline]').innerText")
+    rc = json.loads((api_server.reports / "runs" / run_part(status["run_id"]) / "01_19.50" / "reconciliation.json").read_text(encoding="utf-8"))
+    assert headline == rc["headline"] and "differ, kept by choice (-$" in headline and "Procore equals Spectrum" in headline
+    assert b.evaluate("document.querySelectorAll('#reconciliation tr[data-outcome=kept_by_choice]').length") >= 2
+    assert b.evaluate("document.querySelector('#totals [data-field=difference]').innerText") == signed_dollars(status["totals"]["difference"])
+    shot(b, "10-job-additive-differences-kept-by-choice")
+
+    # 4. A blocked job run by hand: the run fails, and the job is Blocked with its reason everywhere,
+    #    never "Import failed" (the failure callback must not overwrite what the run wrote).
+    _run(api_server, "spectrum_budget_import", {"company_code": "01", "job_number": "21.10", "merge_mode": "additive", "dry_run": False, "review": "never"},
+         succeed=False)
+    status = statuses(api_server)["01_21.10"]
+    assert (status["status"], status["reason"], status["mode"], status["dry_run"]) == ("blocked", "estimates_not_posted", "additive", False)
+    assert status["run_id"].startswith("manual__")
+    row = _budgets_row(b, base, "01_21.10")
+    assert row["state"] == "blocked" and row["cells"]["status"] == "Blocked" and row["cells"]["details"].startswith("Estimates not posted")
+    b.evaluate("document.querySelector('tr[data-job=\"01_21.10\"] a[data-field=job]').click()")
+    b.wait_for("location.pathname.endsWith('/jobs/01_21.10') && document.readyState === 'complete'", what="job 01/21.10 (blocked)")
+    text = b.evaluate("document.body.innerText")
+    assert "Blocked" in text and "Estimates not posted" in text and "Import failed" not in text
+    shot(b, "11-job-blocked-manual-run")
