@@ -46,6 +46,13 @@ def test_prerequisite_estimate_entries_must_be_posted(run_job, demo_sample, emul
     assert "post them" in result["message"]
 
 
+def test_prerequisite_the_job_must_exist_in_spectrum_and_a_mistyped_one_names_its_near_matches(run_job, demo_sample, emulator):
+    """'O1' typed for company '01' (issue 15): blocked as job_not_found, naming the companies that have job 19.50."""
+    result = run_job("O1", "19.50")
+    assert_blocked(result, "job_not_found", emulator, spec_with(demo_sample.manifest(), company_code="01", job_number="19.50"))
+    assert "Near matches: job 19.50 exists in company 01; job 19.50 exists in company 02." in result["message"]
+
+
 def test_prerequisite_budget_must_be_finalized_and_locked_in_spectrum(run_job, demo_sample, emulator):
     spec = spec_with(demo_sample.manifest(), blocked_reason="budget_not_locked")
     assert_blocked(run_job(spec["company_code"], spec["job_number"]), "budget_not_locked", emulator, spec)

@@ -93,7 +93,14 @@ def spectrum_prerequisites(spectrum: DbConnection, request: JobRequest) -> tuple
     with spectrum_errors(request.company_code, request.job_number, "check_prerequisites"):
         job = find_job(spectrum, request.company_code, request.job_number)
     if job is None:
-        raise JobBlockedError("job_not_found", f"(company {request.company_code!r}, job {request.job_number!r})")
+        from include.budget_import.spectrum_source import near_jobs
+
+        with spectrum_errors(request.company_code, request.job_number, "check_prerequisites"):
+            near = near_jobs(spectrum, request.company_code, request.job_number)
+        detail = f"(company {request.company_code!r}, job {request.job_number!r})"
+        if near:  # a mistyped company ('O1' for '01') or number ('19.5' for '19.50'): name what exists
+            detail += ". Near matches: " + "; ".join(f"job {j.job_number} exists in company {j.company_code}" for j in near) + "."
+        raise JobBlockedError("job_not_found", detail)
     if job.status_code == "C":
         raise JobBlockedError("job_closed")
     if job.status_code != "A":  # I, or a blank / unknown status: only active jobs import (as the nightly)

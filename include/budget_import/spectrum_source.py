@@ -2,11 +2,25 @@
 
 Everything a query returns passes through `normalise_*` here: keys are trimmed (Spectrum pads job
 numbers) and amounts become exact Decimals, whatever driver answered.
+
+Keys compare as SQL Server compares them (its default collation ignores trailing spaces and case), plus
+the project's trim of leading spaces, on every engine: include/sql/ spells that out as
+UPPER(LTRIM(RTRIM(x))) wherever keys of two tables meet (see the KEYS comment atop each file), and Python
+agrees through `fold_key`. The phase code and cost type of an extracted line are folded here, so they
+leave this module as SQL Server's comparison sees them: '04-100  ' and '04-100' are one phase, 'l' is
+the company's 'L' (matched against JC_COST_TYPE_MASTER_MC, whose codes `cost_types` folds too), and two
+phase rows that fold alike (09-100/L and '09-100 '/l) are one key twice, which the rules reject as
+`duplicate_key` (in SQL they each get that key's job-to-date cost; neither is imported). The codes sent
+to Procore are therefore upper-case. Company code, job number and free text keep their stored spelling
+(trimmed): the job number is the job's own (find_job matches it case-insensitively, near_jobs suggests
+the spellings people vary) and Procore's origin ids carry it as stored. Only ASCII letters fold, as
+SQLite's UPPER folds no others; Spectrum's codes are ASCII.
 """
 from __future__ import annotations
 
 import logging
 import sqlite3
+import string
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +43,7 @@ class SpectrumError(RuntimeError):
         self.company_code = company_code
         self.job_number = job_number
         self.stage = stage
-        args = getattr(cause, "args", ())
+        args: tuple[object, ...] = getattr(cause, "args", ())
         # pyodbc errors are (SQLSTATE, message): keep the message, on one line
         text = args[-1] if len(args) >= 2 and isinstance(args[-1], str) else str(cause)
         detail = " ".join(text.split())[:500]
@@ -112,6 +126,18 @@ def trim_key(value: object) -> str | None:
     return str(value).strip() or None
 
 
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def fold_key(value: object) -> str | None:
+    """A key as SQL Server's default collation compares it: trimmed (trim_key) and case-insensitive, as
+    UPPER(LTRIM(RTRIM(x))) in include/sql/. ASCII letters only, as SQLite's UPPER: 'l' -> 'L', 'é' stays."""
+    key = trim_key(value)
+    if key is None:
+        return None
+    return key.upper() if key.isascii() else key.translate(_ASCII_UPPER)
+
+
 def trim_text(value: object) -> str | None:
     if type(value) is str:
         return value.strip() or None
@@ -128,7 +154,7 @@ def _job(row: Sequence[Any]) -> SpectrumJob:
         stored_job_number=str(stored),
         master_job=trim_key(master),
         description=trim_text(description),
-        status_code=(trim_key(status) or "").upper(),
+        status_code=fold_key(status) or "",
     )
 
 
@@ -150,31 +176,79 @@ class SpectrumDataError(ValueError):
 
 
 def find_job(conn: DbConnection, company_code: str, job_number: str) -> SpectrumJob | None:
-    """The job whose trimmed number is `job_number`, or None. Input is bound, never spliced into SQL.
-    Two stored numbers that trim alike ('     19.50', '19.50     ') are refused, never picked between."""
+    """The job whose number is `job_number` once trimmed, in any case (as SQL Server compares it), or None.
+    Input is bound, never spliced into SQL. Two stored numbers that compare alike ('     19.50' and
+    '19.50     ', 'a-100' and 'A-100') are refused, never picked between."""
     rows = _query(conn, "spectrum_job_lookup", [company_code, job_number.strip()])
     if len(rows) > 1:
         stored = ", ".join(repr(str(row[1])) for row in rows)
         raise SpectrumDataError(
             "Spectrum company " + company_code + " has " + str(len(rows)) + " jobs numbered " + repr(job_number.strip())
-            + " once trimmed (" + stored + "): remove or renumber the duplicate in JC_JOB_MASTER_MC, then import."
+            + " once trimmed, in any case (" + stored + "): remove or renumber the duplicate in JC_JOB_MASTER_MC, then import."
         )
     return _job(rows[0]) if rows else None
+
+
+JOB_NUMBER_WIDTH = 10  # JC_JOB_MASTER_MC.Job_Number is varchar(10)
+NEAR_MATCHES = 5  # at most this many suggestions for a job that was not found
+
+
+def job_number_core(number: str) -> str:
+    """What stays of a job number once the spelling people vary is dropped: spaces around it, case, leading
+    zeros, trailing zeros after a decimal point ('0019.50', ' 19.5 ' -> '19.5'; 'a-100' -> 'A-100';
+    '000' -> '0'). Empty for a blank number."""
+    text = fold_key(number) or ""
+    core = text.lstrip("0")
+    if "." in core:
+        core = core.rstrip("0").rstrip(".")
+    return core or ("0" if text else "")
+
+
+def _like_contains(text: str) -> str:
+    """A LIKE pattern (ESCAPE '!') matching any text that contains `text`: %, _ and ! are LIKE's own, [ is
+    SQL Server's."""
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_").replace("[", "![")
+    return "%" + escaped + "%"
+
+
+def near_jobs(conn: DbConnection, company_code: str, job_number: str, limit: int = NEAR_MATCHES) -> list[SpectrumJob]:
+    """Jobs a person may have meant by (company_code, job_number) when find_job found none, nearest first:
+    the same number in another company ('O1' typed for '01'), then the same number spelt otherwise
+    (19.5 / 19.50 / 0019.50, a-100 / A-100) in the same company, then in others. One query; none when
+    nothing typed could be a stored job number (blank, or a core longer than the column)."""
+    core = job_number_core(job_number)
+    if not core or len(core) > JOB_NUMBER_WIDTH:
+        return []
+    wanted, company = fold_key(job_number), trim_key(company_code)
+    ranked: dict[tuple[str, str], tuple[int, SpectrumJob]] = {}
+    for row in _query(conn, "spectrum_job_near_matches", [_like_contains(core)]):
+        job = _job(row)
+        if job_number_core(job.job_number) != core:
+            continue
+        same_number, same_company = fold_key(job.job_number) == wanted, job.company_code == company
+        if same_number and same_company:
+            continue  # the job asked for itself (find_job would have found it)
+        rank = 0 if same_number else 1 if same_company else 2
+        ranked.setdefault((job.company_code, job.job_number), (rank, job))
+    nearest = sorted(ranked.items(), key=lambda item: (item[1][0], item[0]))
+    return [job for _, (_, job) in nearest[:limit]]
 
 
 def readiness_facts(conn: DbConnection, job: SpectrumJob) -> JobReadinessFacts:
     key = [job.company_code, job.stored_job_number]
     unposted = _query(conn, "job_estimates_posted", key)[0][0]
     locked_rows = _query(conn, "job_budget_locked", key)
-    locked = bool(locked_rows) and (trim_key(locked_rows[0][0]) or "").upper() == "Y"
+    # the SQL file is the rule (it answers 'Y' or not); its flag is read as every key is, so a site's file
+    # that returns its raw column ('y') still means locked
+    locked = bool(locked_rows) and fold_key(locked_rows[0][0]) == "Y"
     return JobReadinessFacts(unposted_estimate_entries=int(unposted or 0), budget_locked=locked)
 
 
 def cost_types(conn: DbConnection, company_code: str) -> dict[str, str]:
-    """Cost type code -> description for one company."""
+    """Cost type code (folded, as the lines' codes are) -> description for one company."""
     return {
         code: trim_text(description) or code
-        for code, description in ((trim_key(r[0]), r[1]) for r in _query(conn, "cost_types", [company_code]))
+        for code, description in ((fold_key(r[0]), r[1]) for r in _query(conn, "cost_types", [company_code]))
         if code
     }
 
@@ -184,13 +258,14 @@ def _strict_amount(value: object, column: str, row: Sequence[Any]) -> Decimal:
 
 
 def normalise_line(row: Sequence[Any], amount: Callable[[object, str, Sequence[Any]], Decimal] = _strict_amount) -> tuple[Any, ...]:
-    """One budget_lines.sql row as EXTRACT_COLUMNS values: trimmed keys, exact Decimal amounts."""
+    """One budget_lines.sql row as EXTRACT_COLUMNS values: trimmed keys (phase code and cost type folded),
+    exact Decimal amounts."""
     company, job, phase, cost_type, description, uom, qty, unit_cost, estimate, jtd = row
     return (
         trim_key(company),
         trim_key(job),
-        trim_key(phase),
-        trim_key(cost_type),
+        fold_key(phase),
+        fold_key(cost_type),
         trim_text(description),
         trim_text(uom),
         amount(qty, "Original_Est_Quantity", row),
@@ -203,13 +278,13 @@ def normalise_line(row: Sequence[Any], amount: Callable[[object, str, Sequence[A
 def normalise_lines(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     """normalise_line over a fetched chunk, with the common case (a str key) inlined: the same result,
     about twice as fast, which keeps the extraction close to the driver's own speed (docs/spectrum.md)."""
-    amount, key = db_amount, trim_key
+    amount, key, fold = db_amount, trim_key, fold_key
     return [
         (
             (c.strip() or None) if type(c) is str else key(c),
             (j.strip() or None) if type(j) is str else key(j),
-            (p.strip() or None) if type(p) is str else key(p),
-            (t.strip() or None) if type(t) is str else key(t),
+            (p.strip().upper() or None) if type(p) is str and p.isascii() else fold(p),
+            (t.strip().upper() or None) if type(t) is str and t.isascii() else fold(t),
             (d.strip() or None) if type(d) is str else key(d),
             (u.strip() or None) if type(u) is str else key(u),
             amount(q),

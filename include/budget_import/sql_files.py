@@ -1,13 +1,13 @@
 """SQL lives in include/sql/*.sql; this reads it by name so the Python never embeds a query."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sql(name: str) -> str:
     """Text of include/sql/<name>.sql without its whole-line `--` comments: some ODBC drivers (SQLite's)
     count `?` markers without understanding comments, so an apostrophe in a comment breaks them."""

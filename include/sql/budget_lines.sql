@@ -1,7 +1,23 @@
+-- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
+-- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
+-- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
+-- That is SQL Server's outcome (its default collation ignores trailing spaces and case) plus the project's
+-- trim of leading spaces, written out so SQLite and PostgreSQL (raw text) and MariaDB (PAD SPACE, no case)
+-- give it too. UPPER folds ASCII letters on every engine (SQLite folds no others); Spectrum's codes are
+-- ASCII. A stored key bound from find_job is compared as stored on the job's own master rows, so SQL
+-- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
+-- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
+--
 -- The budget lines of one job: every phase / cost type with its original estimate and its
 -- job-to-date cost (the sum of its cost transactions). Rows are NOT filtered here: the seed's rules
 -- (estimate > $0, JTD cost and/or estimate) are applied and reported in Python, so that every row
 -- left out is accounted for with its reason.
+-- Job-to-date cost: the job's transactions (matched on the job's trimmed, upper-cased number, since the
+-- transaction table may pad it otherwise than the job master), summed per trimmed, upper-cased phase code
+-- and cost type, joined to each phase row on the same. Two phase rows that are one key once trimmed and
+-- upper-cased each get that key's sum (Python rejects both as duplicate_key). The job filter seeks the
+-- transaction index on Company_Code only and reads the rest of the company's entries (on PostgreSQL, with
+-- 212,000 transactions in the company: 55 ms a job, against 2 ms for the stored key sought as stored).
 -- Job_To_Date_Cost is returned as text: the SQLite ODBC driver types an expression column by its first
 -- row and silently truncates later decimals to integers (15500.125 -> 15500). Text is exact on every
 -- engine and Python parses it into a Decimal (money.db_amount).
@@ -19,16 +35,17 @@ SELECT
     CAST(COALESCE(t.Job_To_Date_Cost, 0) AS CHAR(30)) AS Job_To_Date_Cost
 FROM JC_PHASE_MASTER_MC p
 LEFT JOIN (
-    SELECT h.Company_Code, h.Job_Number, h.Phase_Code, h.Cost_Type, SUM(h.Tran_Amount) AS Job_To_Date_Cost
+    SELECT
+        UPPER(LTRIM(RTRIM(h.Phase_Code))) AS Phase_Key,
+        UPPER(LTRIM(RTRIM(h.Cost_Type))) AS Cost_Type_Key,
+        SUM(h.Tran_Amount) AS Job_To_Date_Cost
     FROM JC_TRANSACTION_HISTORY_MC h
     WHERE h.Company_Code = ?
-      AND h.Job_Number = ?
-    GROUP BY h.Company_Code, h.Job_Number, h.Phase_Code, h.Cost_Type
+      AND UPPER(LTRIM(RTRIM(h.Job_Number))) = UPPER(LTRIM(RTRIM(?)))
+    GROUP BY UPPER(LTRIM(RTRIM(h.Phase_Code))), UPPER(LTRIM(RTRIM(h.Cost_Type)))
 ) t
-    ON t.Company_Code = p.Company_Code
-   AND t.Job_Number = p.Job_Number
-   AND t.Phase_Code = p.Phase_Code
-   AND t.Cost_Type = p.Cost_Type
+    ON t.Phase_Key = UPPER(LTRIM(RTRIM(p.Phase_Code)))
+   AND t.Cost_Type_Key = UPPER(LTRIM(RTRIM(p.Cost_Type)))
 WHERE p.Company_Code = ?
   AND p.Job_Number = ?
 ORDER BY p.Phase_Code, p.Cost_Type

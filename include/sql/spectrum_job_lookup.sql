@@ -1,6 +1,17 @@
--- One job, found by its trimmed number (what a person types), returning the stored, padded key that the
--- other queries use so they can seek on (Company_Code, Job_Number) indexes.
--- Parameters: company code, trimmed job number.
+-- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
+-- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
+-- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
+-- That is SQL Server's outcome (its default collation ignores trailing spaces and case) plus the project's
+-- trim of leading spaces, written out so SQLite and PostgreSQL (raw text) and MariaDB (PAD SPACE, no case)
+-- give it too. UPPER folds ASCII letters on every engine (SQLite folds no others); Spectrum's codes are
+-- ASCII. A stored key bound from find_job is compared as stored on the job's own master rows, so SQL
+-- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
+-- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
+--
+-- One job, found by its number as people type it (trimmed, any case: 'a-100' finds '     A-100', as on
+-- SQL Server), returning the stored, padded key that the other queries use so they can seek on
+-- (Company_Code, Job_Number) indexes. Two stored jobs that compare alike are refused in Python.
+-- Parameters: company code, job number as typed.
 SELECT
     j.Company_Code,
     j.Job_Number,
@@ -9,4 +20,4 @@ SELECT
     j.Status_Code
 FROM JC_JOB_MASTER_MC j
 WHERE j.Company_Code = ?
-  AND LTRIM(RTRIM(j.Job_Number)) = ?
+  AND UPPER(LTRIM(RTRIM(j.Job_Number))) = UPPER(LTRIM(RTRIM(?)))

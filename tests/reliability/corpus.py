@@ -123,7 +123,7 @@ ROW_CASES = [
     Case("phase_code_20_characters", "a 20-character phase code: loaded", "row", "line_item", (None,), (phase_row(Phase_Code="77-" + "1" * 17),),
          loads={"77-" + "1" * 17 + "|L": "1000.00"}),
     Case("long_cost_type", "a 4-character cost type", "row", "rejected", ("malformed_key",), (phase_row(Cost_Type="LLLL"),)),
-    Case("cost_type_other_case", "a cost type that exists only in another case ('l' for 'L')", "row", "rejected", ("unknown_cost_type",), (phase_row(Cost_Type="l"),)),
+    Case("cost_type_other_case", "a cost type in another case ('l' for 'L'): the company's 'L', as SQL Server compares it (issue 15)", "row", "line_item", (None,), (phase_row(Cost_Type="l"),), loads={"77-100|L": "1000.00"}),
     Case("emoji_phase_code", "an emoji in a phase code (visible, fits): loaded verbatim", "row", "line_item", (None,), (phase_row(Phase_Code="\U0001F3D7-100"),),
          loads={"\U0001F3D7-100|L": "1000.00"}),
     Case("duplicate_of_a_good_key", "a second 01-100|L padded with leading spaces: both copies rejected, and Procore's 01-100|L kept as it was (Spectrum has it; we could not read it)", "row", "rejected", ("duplicate_key", "duplicate_key"),

@@ -19,11 +19,13 @@ from standins.spectrum_sample.generate import Dataset
 from standins.spectrum_sample.load import build
 from tests.spectrum_sample.conftest import MARIADB_SERVER, PG_SERVER, SQLITE_DRIVER, require_service
 
+from . import padded_keys
+
 ENGINES = ("sqlite", "postgresql", "mariadb")
 
 
 def _pyodbc():
-    import pyodbc  # noqa: PLC0415 - needs unixODBC: a failure is reported through require_service
+    import pyodbc  # imported late: it needs unixODBC, and a failure is reported through require_service
 
     return pyodbc
 
@@ -124,6 +126,36 @@ def demo_conn(engine, request):
     """A pyodbc connection to the demo database on each of the three engines (parametrised)."""
     odbc = request.getfixturevalue(f"demo_{engine}")
     con = _pyodbc().connect(odbc)
+    yield con
+    con.close()
+
+
+def _padded(tmp_path_factory, engine: str) -> Iterator[str]:
+    with scratch_database(engine, "padded", tmp_path_factory.mktemp(f"padded_{engine}")) as odbc:
+        padded_keys.load(odbc)
+        yield odbc
+
+
+@pytest.fixture(scope="session")
+def padded_sqlite(tmp_path_factory) -> Iterator[str]:
+    """tests/spectrum_extract/padded_keys.py's database: keys padded and cased differently per table."""
+    yield from _padded(tmp_path_factory, "sqlite")
+
+
+@pytest.fixture(scope="session")
+def padded_postgresql(tmp_path_factory) -> Iterator[str]:
+    yield from _padded(tmp_path_factory, "postgresql")
+
+
+@pytest.fixture(scope="session")
+def padded_mariadb(tmp_path_factory) -> Iterator[str]:
+    yield from _padded(tmp_path_factory, "mariadb")
+
+
+@pytest.fixture()
+def padded_conn(engine, request):
+    """A pyodbc connection to the padded-keys database on each of the three engines (parametrised)."""
+    con = _pyodbc().connect(request.getfixturevalue(f"padded_{engine}"))
     yield con
     con.close()
 

@@ -10,6 +10,7 @@ from include.budget_import.money import db_amount
 from include.budget_import.spectrum_source import find_job, iter_budget_lines
 from include.budget_import.sql_files import load_sql
 
+from . import padded_keys
 from .canonical import extract_canonical, oracle_canonical
 from .conftest import ENGINES
 
@@ -120,3 +121,70 @@ def test_drivers_return_different_types_and_db_amount_makes_them_exact(demo_conn
     (normalised,) = [ln for chunk in iter_budget_lines(demo_conn, job) for ln in chunk
                      if ln[2] == phase and ln[3] == cost_type]
     assert (str(normalised[8]), str(normalised[9])) == (str(db_amount(estimate)), str(db_amount(jtd)))
+
+
+# --- keys padded and cased differently from table to table (padded_keys.py) --------------------------------
+# SQLite and PostgreSQL compare raw text, MariaDB and SQL Server ignore case and trailing spaces: the rules in
+# include/sql/ spell the comparison out, so all three engines give the outcome worked out by hand from SQL
+# Server's semantics (and the project's trim of leading spaces).
+_padded_cache: dict[str, dict] = {}
+
+
+def _padded_canonical(request, engine: str) -> dict:
+    if engine not in _padded_cache:
+        import pyodbc
+
+        con = pyodbc.connect(request.getfixturevalue(f"padded_{engine}"))
+        try:
+            _padded_cache[engine] = extract_canonical(con, padded_keys.COMPANIES)
+        finally:
+            con.close()
+    return _padded_cache[engine]
+
+
+def test_padded_and_mixed_case_keys_give_sql_servers_outcome(request, engine):
+    got, want = _padded_canonical(request, engine), padded_keys.expected()
+    assert got.keys() == want.keys()
+    for cc in want:
+        assert got[cc]["cost_types"] == want[cc]["cost_types"], f"{engine}: cost types of {cc}"
+        assert sorted(got[cc]["jobs"]) == sorted(want[cc]["jobs"]), f"{engine}: jobs of {cc}"
+        for number, job in want[cc]["jobs"].items():
+            have = got[cc]["jobs"][number]
+            assert have["job"] == job["job"], f"{engine}: job {cc}|{number}"
+            assert have["readiness"] == job["readiness"], f"{engine}: readiness of {cc}|{number}"
+            assert have["lines"] == job["lines"], f"{engine}: lines of {cc}|{number}"
+    assert got == want
+
+
+def test_padded_and_mixed_case_keys_identical_on_the_three_engines(request):
+    outputs = {engine: _padded_canonical(request, engine) for engine in ENGINES}
+    assert outputs["postgresql"] == outputs["sqlite"]
+    assert outputs["mariadb"] == outputs["sqlite"]
+    assert outputs["sqlite"] == padded_keys.expected()
+
+
+def test_job_to_date_cost_across_paddings_is_an_exact_decimal(padded_conn):
+    """The job's JTD costs, as the later stages get them: Decimals equal to the cent to the hand-made sums, and
+    together every transaction of the job that has a phase row (not the other job's, company's or phase's)."""
+    job = find_job(padded_conn, "01", "19.50")
+    assert job is not None and job.stored_job_number == "     19.50"
+    jtd = {}
+    for chunk in iter_budget_lines(padded_conn, job):
+        for line in chunk:
+            assert type(line[9]) is Decimal
+            jtd.setdefault((line[2], line[3]), set()).add(line[9])
+    assert jtd[("06-100", "E")] == {Decimal("1003.12")}  # the job stored 4 ways in the transaction table
+    assert jtd[("05-100", "L")] == {Decimal("15.01")}  # 'l' and 'L'
+    assert jtd[("04-100", "L")] == {Decimal("300.30")}  # '04-100  ' in the master, '04-100' in transactions
+    assert jtd[("09-100", "L")] == {Decimal("40.00")}  # two phase rows of one key: each sees the key's cost
+    assert sum(min(v) for v in jtd.values()) == Decimal("1455.68")
+
+
+def test_a_job_is_found_whatever_its_padding_or_case(padded_conn):
+    """find_job compares as SQL Server does: 'A-100' finds the job stored '     a-100' on every engine, and
+    returns the stored key the other queries seek on."""
+    for typed in ("a-100", "A-100", "  A-100 "):
+        job = find_job(padded_conn, "01", typed)
+        assert job is not None, typed
+        assert (job.job_number, job.stored_job_number) == ("a-100", "     a-100")
+    assert find_job(padded_conn, "02", "19.50") != find_job(padded_conn, "02", "0019.50")

@@ -24,9 +24,17 @@ FORBIDDEN_TOKENS = {TokenType.PARAMETER, TokenType.MOD, TokenType.L_BRACE, Token
                     TokenType.DCOLON}
 
 
-def test_the_sql_folder_holds_the_six_statements():
+def test_the_sql_folder_holds_the_seven_statements():
     assert SQL_NAMES == ["budget_lines", "cost_types", "job_budget_locked", "job_estimates_posted",
-                         "spectrum_job_lookup", "spectrum_jobs"]
+                         "spectrum_job_lookup", "spectrum_job_near_matches", "spectrum_jobs"]
+
+
+@pytest.mark.parametrize("path", SQL_FILES, ids=SQL_NAMES)
+def test_every_file_states_the_key_convention_at_its_top(path: Path):
+    """One rule for comparing keys (issue 15), stated where a site adapting a file reads it."""
+    head = path.read_text(encoding="utf-8").splitlines()[0]
+    assert head.startswith("-- KEYS, the one convention of every file in include/sql/"), path.name
+    assert "UPPER(LTRIM(RTRIM(x)))" in path.read_text(encoding="utf-8"), path.name
 
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=SQL_NAMES)
@@ -69,7 +77,7 @@ def test_spectrum_source_never_builds_sql_text():
     for node in ast.walk(tree):
         assert not isinstance(node, ast.JoinedStr), f"f-string at line {node.lineno}"
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
-            raise AssertionError(f"% formatting at line {node.lineno}")
+            pytest.fail(f"% formatting at line {node.lineno}")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             assert node.func.attr != "format", f".format() at line {node.lineno}"
             if node.func.attr in ("execute", "executemany"):
@@ -118,6 +126,7 @@ def test_every_statement_gets_as_many_values_as_it_has_markers(demo_sqlite, demo
         for company in demo_oracle["companies"]:
             cc = company["company_code"]
             spectrum_source.cost_types(rec, cc)
+            spectrum_source.near_jobs(rec, "O1", "19.50")
             for job in spectrum_source.list_jobs(rec, cc):
                 assert spectrum_source.find_job(rec, cc, job.job_number) == job
                 spectrum_source.readiness_facts(rec, job)
