@@ -103,7 +103,9 @@ def plan_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> d
     override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
     url = None
     if existing:
-        write_snapshot(folder.path, snapshot_payload(snapshot_label(ready), existing, pipeline.now_iso()) | {"stage": "review"})
+        names = {"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}
+        write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, pipeline.now_iso(), plan=override, names=names)
+                       | {"stage": "review"})
         url = snapshot_link(folder.run.path.name, folder.path.name)
     name = ready.get("procore_project_name") or ready["procore_project_id"]
     body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
@@ -327,7 +329,7 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
 
     from include.budget_import.handoff import prepared_at
     from include.budget_import.load import BudgetLoader, ProjectTarget
-    from include.budget_import.snapshot import SNAPSHOT_JSON, restore, snapshot_payload, write_snapshot
+    from include.budget_import.snapshot import SNAPSHOT_JSON, display_fields, line_names, restore, snapshot_payload, write_snapshot
 
     hook = procore_hook()
     company_code, job_number = str(params["company_code"]).strip(), str(params["job_number"]).strip()
@@ -347,7 +349,8 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
             project_lock(company_code, job_number, owner=f"restore run {run_id}", root=folder.run.root) as hold:
         if not folder.file(SNAPSHOT_JSON).is_file():  # a retry keeps the budget as it was before the first attempt
             label = {"company_code": company_code, "job_number": job_number, "procore_company_id": target.company_id, "project_id": target.project_id}
-            write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), pipeline.now_iso()))
+            label |= display_fields(payload) | {"run_id": run_id, "restore_of": snapshot_run}  # for people: the restored snapshot's names
+            write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), pipeline.now_iso(), names=line_names(payload)))
         outcome = restore(loader, snapshot_file)
     restored_total = totals.exact_text(sum((line.amount for line in outcome.final_lines), start=Decimal(0)))
     result = {

@@ -141,6 +141,7 @@ def procore_prerequisites(api: ProcoreBudgetApi, request: JobRequest, job: Spect
         "procore_company_id": company_id,
         "procore_project_id": project_id,
         "procore_project_name": projects[0].get("name"),
+        "procore_project_number": projects[0].get("project_number"),
     }
 
 
@@ -392,7 +393,8 @@ def _load(api: ProcoreBudgetApi, ready: dict[str, Any], folder: JobFolder, load_
             # the first attempt's snapshot is the budget before this run wrote anything: a retry after a
             # crash mid-load keeps it rather than snapshot the half-written state (the review's is
             # replaced: the budget may have changed while the run waited for a person)
-            write_snapshot(folder.path, snapshot_payload(snapshot_label(ready), existing, now_iso()))
+            write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, now_iso(), plan=plan,
+                                                         names={"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}))
         if dry_run:
             if plan.write_count:  # "ready to import" only when these credentials could write it
                 loader.require_write_permission()
