@@ -31,7 +31,7 @@ class _BuiltOnFirstUse:
 
 class SpectrumBudgetReportsPlugin(AirflowPlugin):
     name = "spectrum_budget_reports"
-    fastapi_apps = _BuiltOnFirstUse()  # type: ignore[assignment]
+    fastapi_apps = _BuiltOnFirstUse()  # a descriptor: reading it gives the list AirflowPlugin declares
     external_views = [
         {
             "name": APP_NAME,

@@ -28,10 +28,9 @@ def db_amount(value: object) -> Decimal:
     PostgreSQL / MariaDB / SQL Server, str from SQLite and from a CAST(... AS CHAR) column) come first
     (see docs/spectrum.md, "Extraction figures").
     """
-    kind = type(value)
-    if kind is Decimal:
+    if type(value) is Decimal:  # `type(...) is` (not isinstance): the fastest test, and mypy narrows on it
         amount = value
-    elif kind is str:
+    elif type(value) is str:
         if not value:
             return _ZERO
         if "_" in value or not value.isascii():  # Decimal takes '1_000' and other scripts' digits: not a SQL DECIMAL

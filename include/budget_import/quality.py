@@ -162,7 +162,8 @@ def _failing_rows(lean: pd.DataFrame, columns: list[str], ids: list[int], id_col
     if not picked:
         return []
     values = lean.loc[picked, columns]
-    return [_jsonable({**dict(zip(columns, row)), id_column: shown}) for row, shown in zip(values.itertuples(index=False, name=None), picked)]
+    rows = zip(values.itertuples(index=False, name=None), picked, strict=True)
+    return [_jsonable({**dict(zip(columns, row, strict=True)), id_column: shown}) for row, shown in rows]
 
 
 def run_suite(
@@ -251,7 +252,7 @@ def _amount_helpers(estimates: pd.Series, jtds: pd.Series) -> dict[str, list[Any
     """The amount helper columns in one pass over the exact Decimals (no float anywhere)."""
     valid, est_beyond, jtd_beyond, sign, has_any = [], [], [], [], []
     limit, beyond = ESTIMATE_LIMIT, _beyond_cents
-    for e, j in zip(estimates.tolist(), jtds.tolist()):
+    for e, j in zip(estimates.tolist(), jtds.tolist(), strict=True):
         finite = e.is_finite() and j.is_finite()
         valid.append(finite and abs(e) < limit)
         est_beyond.append(beyond(e))
@@ -324,15 +325,17 @@ def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types
         # every job's sample of failing rows in one lookup (the batch's ids are positions in `lean`)
         picked = [s[:SAMPLE_SIZE] for s in slices]
         values = lean[o.columns].take(np.concatenate(picked)).itertuples(index=False, name=None) if any(len(p) for p in picked) else iter(())
+        # `values` is one iterator for every job: each job takes its own len(ids_n) rows from it (the ids are
+        # zipped first, so no row is taken too many), hence strict=False
         for n, ids_n in enumerate(picked):
             samples[n].append([
-                _jsonable({**dict(zip(o.columns, row)), "row_id": int(local_ids[i])}) for i, row in zip(ids_n.tolist(), values)
+                _jsonable({**dict(zip(o.columns, row, strict=True)), "row_id": int(local_ids[i])}) for i, row in zip(ids_n.tolist(), values, strict=False)
             ])
     for n, (key, _) in enumerate(parts):
         reasons = _reasons(per_job[n])
         out[key] = RowValidation(
             reasons={int(local_ids[i]): reason for i, reason in reasons.items()},
-            results=[o.result(rows) for o, rows in zip(per_job[n], samples[n])],
+            results=[o.result(rows) for o, rows in zip(per_job[n], samples[n], strict=True)],
         )
     return out
 

@@ -33,7 +33,9 @@ def extracted_frame(chunks: Iterable[Sequence[tuple[Any, ...]]]) -> pd.DataFrame
 
 OUTCOMES = ("line_item", "skipped", "rejected")
 # What rejects.csv shows of each row left out: the row as extracted, its outcome and the rule's words.
-LEFT_OUT_COLUMNS = ["row_id", "company_code", "job_number", "phase_code", "cost_type", "description", "original_estimate", "jtd_cost", "outcome", "reason", "message"]
+LEFT_OUT_COLUMNS = [
+    "row_id", "company_code", "job_number", "phase_code", "cost_type", "description", "original_estimate", "jtd_cost", "outcome", "reason", "message",
+]
 
 
 @dataclass

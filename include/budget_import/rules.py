@@ -86,6 +86,9 @@ JOB_RULES: tuple[JobRule, ...] = (
     JobRule("no_permission", "The Procore credentials lack permission to change this project's budget."),
     JobRule("failed_validation", "The extracted budget failed a job-level data-quality check."),
     JobRule("superseded", "A newer import or restore of this job finished while this run waited for the job's lock: nothing was written."),
-    JobRule("needs_review", "The override would delete more of Procore's budget than an unattended run may: held for a person to review its plan; nothing was written."),
+    JobRule(
+        "needs_review",
+        "The override would delete more of Procore's budget than an unattended run may: held for a person to review its plan; nothing was written.",
+    ),
 )
 JOB_RULES_BY_REASON = {rule.reason: rule for rule in JOB_RULES}

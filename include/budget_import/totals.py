@@ -53,7 +53,7 @@ class SpectrumTotals:
     def of(cls, estimates: list[Any], outcomes: list[str]) -> SpectrumTotals:
         """`estimates[n]` is row n's original estimate, `outcomes[n]` its outcome (reshape.OUTCOMES)."""
         by_outcome: dict[str, list[Any]] = {"line_item": [], "skipped": [], "rejected": []}
-        for amount, outcome in zip(estimates, outcomes):
+        for amount, outcome in zip(estimates, outcomes, strict=True):
             by_outcome[outcome].append(amount)
         sums = {name: finite_sum(values) for name, values in by_outcome.items()}
         line_items, skipped, rejected = (sums[k][0] for k in ("line_item", "skipped", "rejected"))

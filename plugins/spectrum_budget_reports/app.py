@@ -40,14 +40,14 @@ def airflow_task_label(dag_id: str, run_id: str, task_id: str, map_index: int) -
     if map_index < 0:
         return None
     try:
-        from sqlalchemy import select
-
         from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
+        from sqlalchemy import select
 
         with create_session() as session:
             label = session.scalar(
-                select(TaskInstance.rendered_map_index).where(
+                # a hybrid_property whose .expression redefines the name: mypy sees an overloaded function
+                select(TaskInstance.rendered_map_index).where(  # type: ignore[call-overload]
                     TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
                     TaskInstance.task_id == task_id, TaskInstance.map_index == map_index,
                 )
@@ -87,8 +87,13 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=rp.money, signed=rp.signed_money, clip=rp.clip, when=rp.when, reason=rp.reason_label, change=rp.money_change, q=lambda s: quote(str(s), safe=""))
-    env.globals.update(outcome_words=rp.outcome_words, STATE_LABELS=rp.STATE_LABELS, FILTERS=rp.FILTERS, PLAN_WORDS=rp.PLAN_WORDS, plan_parts=rp.plan_parts, APP_NAME=APP_NAME, table_columns=rp.table_columns)
+    env.filters.update(
+        money=rp.money, signed=rp.signed_money, clip=rp.clip, when=rp.when, reason=rp.reason_label, change=rp.money_change, q=lambda s: quote(str(s), safe=""),
+    )
+    env.globals.update(
+        outcome_words=rp.outcome_words, STATE_LABELS=rp.STATE_LABELS, FILTERS=rp.FILTERS, PLAN_WORDS=rp.PLAN_WORDS, plan_parts=rp.plan_parts,
+        APP_NAME=APP_NAME, table_columns=rp.table_columns,
+    )
     return env
 
 
@@ -190,7 +195,9 @@ def create_app(root: Path | None = None, *, task_label: TaskLabelResolver = airf
         return RedirectResponse(f"{request.scope.get('root_path', '').rstrip('/')}/runs/{path.name}", status_code=303)
 
     @app.get("/task-instance")
-    def task_instance(request: Request, dag_id: str, run_id: str, task_id: str = "", map_index: str = "-1", reports: rp.ReportStore = Depends(store)) -> Response:
+    def task_instance(
+        request: Request, dag_id: str, run_id: str, task_id: str = "", map_index: str = "-1", reports: rp.ReportStore = Depends(store)
+    ) -> Response:
         base = request.scope.get("root_path", "").rstrip("/")
         path = reports.run_path(run_id)
         if path is None:

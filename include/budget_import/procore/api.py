@@ -39,7 +39,8 @@ class ProcoreBudgetApi:
 
     # cost codes and line item types
     def cost_codes(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
-        return list(self.client.paged("/rest/v1.0/cost_codes", company_id=company_id, params={"project_id": project_id}, per_page=LIST_PAGE, project_id=project_id))
+        pages = self.client.paged("/rest/v1.0/cost_codes", company_id=company_id, params={"project_id": project_id}, per_page=LIST_PAGE, project_id=project_id)
+        return list(pages)
 
     def sync_cost_codes(self, company_id: int, project_id: int, updates: list[dict[str, Any]]) -> dict[str, list[Any]]:
         """Create or update by origin_id (idempotent: a retried sync cannot create a second code)."""
@@ -79,7 +80,8 @@ class ProcoreBudgetApi:
                                       company_id=company_id, per_page=LIST_PAGE, project_id=project_id))
 
     def wbs_codes(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
-        return list(self.client.paged(f"/rest/v1.0/projects/{project_id}/work_breakdown_structure/wbs_codes", company_id=company_id, per_page=LIST_PAGE, project_id=project_id))
+        path = f"/rest/v1.0/projects/{project_id}/work_breakdown_structure/wbs_codes"
+        return list(self.client.paged(path, company_id=company_id, per_page=LIST_PAGE, project_id=project_id))
 
     def bulk_create_wbs_codes(self, company_id: int, project_id: int, bulk: list[dict[str, Any]]) -> dict[str, list[Any]]:
         """Create wbs codes for segment combinations (an existing combination is answered, not doubled):
@@ -102,7 +104,9 @@ class ProcoreBudgetApi:
 
     # budget
     def budget_views(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
-        return list(self.client.paged("/rest/v1.0/budget_views", company_id=company_id, params={"project_id": project_id}, per_page=LIST_PAGE, project_id=project_id))
+        query = {"project_id": project_id}
+        pages = self.client.paged("/rest/v1.0/budget_views", company_id=company_id, params=query, per_page=LIST_PAGE, project_id=project_id)
+        return list(pages)
 
     def budget_detail_rows(self, company_id: int, project_id: int, view_id: int) -> list[dict[str, Any]]:
         return list(

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import tenacity
@@ -44,6 +44,7 @@ from include.budget_import.procore.errors import (
 from include.budget_import.procore.jsonbody import decode_json, encode_json
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RETRYABLE_STATUSES = {500, 502, 503, 504}
 TOKEN_RENEW_MARGIN_S = 60.0  # renew this long before expiry (at most a tenth of the token's lifetime)
@@ -301,7 +302,7 @@ class ProcoreClient:
             self.stats.waited_for_limits_s += wait
         return wait
 
-    def _retrying(self, fn: Callable[[], Any], method: str, path: str, project_id: int | None) -> Any:
+    def _retrying(self, fn: Callable[[], _T], method: str, path: str, project_id: int | None) -> _T:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.stats.retries += 1
             exc = state.outcome.exception() if state.outcome else None

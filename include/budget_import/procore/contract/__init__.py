@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 
 CONTRACT_FILE = Path(__file__).with_name("procore_api.json")
 UNCHECKED_STATUSES = frozenset({429, 500, 502, 503, 504})  # transport matters: retried, never parsed as data
@@ -48,7 +48,8 @@ def _template_pattern(template: str) -> re.Pattern[str]:
 
 @cache
 def document() -> dict[str, Any]:
-    return json.loads(CONTRACT_FILE.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(CONTRACT_FILE.read_text(encoding="utf-8"))
+    return doc
 
 
 @cache
