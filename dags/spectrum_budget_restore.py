@@ -1,12 +1,13 @@
 """Put back a Procore budget snapshot taken before an override (thin wiring only)."""
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
 
-PROCORE_POOL = os.environ.get("SPECTRUM_BUDGET_PROCORE_POOL", "procore_api")
+from include.budget_import.settings import procore_pool
+
+PROCORE_POOL = procore_pool()
 
 
 def _on_failure(context) -> None:
@@ -44,7 +45,7 @@ this waits for one), runs in the `procore_api` pool, retries, and writes the job
     },
 )
 def spectrum_budget_restore():
-    @task(pool=PROCORE_POOL)
+    @task(pool=PROCORE_POOL, multiple_outputs=False)
     def restore_snapshot(params=None, run_id=None) -> dict:
         from include.budget_import import dag_tasks
 

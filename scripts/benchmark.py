@@ -15,8 +15,8 @@ What it does, in order (docs/performance.md has results and how to read them):
    ``--procore-limits`` runs the emulator at Procore's documented limits (3,600 requests/hour, 25 per 10 s
    spike window) and reports how long the limits made the run wait and how many 429s it saw.
 3. **``--stages-only``**: no Procore. Extracts every job (and times a bare pyodbc fetch of the same rows next
-   to it), then times validate + reshape + plan over all the lines on the nightly's path (batches) and,
-   unless ``--skip-per-job``, on the manual DAG's path (one job, stage by stage through files).
+   to it), then times validate + reshape + plan over all the lines on the import path both DAGs run
+   (batches; the manual DAG's is a batch of one).
 4. **DAG files**: import time of each file in ``dags/`` (a fresh subprocess per file, Airflow's SDK
    already imported, best of ``--parse-repeat``).
 5. **Per-task overhead of the nightly DAG** (``--dag-jobs 50,200``; ``--dag-jobs 0`` skips it):
@@ -28,7 +28,7 @@ Memory: peak resident set size of this process during each stage (Linux: the VmH
 through /proc/self/clear_refs before each stage; elsewhere ru_maxrss, which cannot be reset). The figure is
 the whole process (Python, pandas, GE already loaded), so it is what a worker must have.
 
-Options: ``--jobs --lines --seed --dirty-rate --mode --jobs-per-batch --stages-only --skip-per-job --procore-limits --skip-e2e --dag-jobs
+Options: ``--jobs --lines --seed --dirty-rate --mode --jobs-per-batch --stages-only --procore-limits --skip-e2e --dag-jobs
 --parse-repeat --no-dags --json PATH --workdir``. The machine is shared while helpers run: figures are noisy,
 and the load average is printed next to them.
 """
@@ -354,7 +354,8 @@ class PlanTimer:
         self._patched: list[tuple[Any, Any]] = []
 
     def __enter__(self) -> "PlanTimer":
-        from include.budget_import import load as load_module, pipeline
+        from include.budget_import import load as load_module
+        from include.budget_import import pipeline
 
         for module in (pipeline, load_module):
             original = module.plan_merge
@@ -428,7 +429,7 @@ def run_jobs(label: str, sample_: Sample, base_url: str, jobs: list[tuple[str, s
                 client, api = new_api()
                 folder = run.job(request["company_code"], request["job_number"])
                 with PlanTimer() as plan_timer, stages.measure("load") as m:
-                    result = pipeline.load_prepared(api, job, folder, mode)
+                    result = pipeline.load_prepared(api, job, folder)
                     m["rows"] = job["stages"]["reshape"]["line_items"]
                 # plan_merge ran inside the load: report it as its own stage and the rest as the load.
                 stages.figures["load"].seconds -= plan_timer.seconds
@@ -543,13 +544,13 @@ def bare_fetch(conn: Any, job: Any) -> tuple[int, float]:
 
 def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) -> None:
     """Extraction against a bare fetch, then validate + reshape + plan on the nightly's path (batches of
-    `--jobs-per-batch` jobs, extracted in memory, validated and reshaped together, each job planned) and,
-    unless --skip-per-job, on the manual DAG's path (one job at a time, stage by stage through files)."""
+    `--jobs-per-batch` jobs, extracted in memory, validated and reshaped together, each job planned): the
+    path both DAGs run."""
     import pyodbc
 
-    from include.budget_import import pipeline
     from include.budget_import.artifacts import RunFolder
-    from include.budget_import.prepare import ROWS_PER_VALIDATION, ExtractedJob, validate_and_reshape
+    from include.budget_import.prepare import ROWS_PER_VALIDATION, ExtractedJob, company_cost_types, extract_lines, validate_and_reshape
+    from include.budget_import.prerequisites import JobRequest
     from include.budget_import.reshape import extracted_frame
     from include.budget_import.spectrum_source import find_job, iter_budget_lines
 
@@ -557,10 +558,8 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     jobs = spectrum_jobs(conn, s.fixture)
     stamp = int(time.time())
     nightly_run = RunFolder(f"benchmark_stages_{stamp}", root=args.workdir / "reports")
-    manual_run = RunFolder(f"benchmark_stages_manual_{stamp}", root=args.workdir / "reports")
-    extract = Stages(["bare pyodbc fetch", "iter_budget_lines", "nightly extraction"] + ([] if args.skip_per_job else ["extract stage"]))
+    extract = Stages(["bare pyodbc fetch", "iter_budget_lines", "nightly extraction"])
     nightly = Stages(["validate", "reshape", "plan"])
-    manual_folders = []
     gc.collect()
 
     def validate_reshape_plan(extracted: list[Any]) -> None:
@@ -589,16 +588,12 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
             extract.add("iter_budget_lines", len(frame), time.perf_counter() - started)
             del frame
             with extract.measure("nightly extraction") as m:  # prepare_jobs' extraction: the lines, the cost types once per batch
-                frame = pipeline.extract_lines(conn, job)
+                frame = extract_lines(conn, job)
                 if code not in known_types:
-                    known_types[code] = pipeline.company_cost_types(conn, job)
+                    known_types[code] = company_cost_types(conn, job)
                 m["rows"] = len(frame)
             folder = nightly_run.job(code, job_number)
-            extracted.append(ExtractedJob(pipeline.JobRequest(code, job_number, company_id), ready, folder, frame, known_types[code], {}))
-            if not args.skip_per_job:
-                with extract.measure("extract stage") as m:  # the manual DAG's extract task, with its hand-off file
-                    m["rows"] = pipeline.extract(conn, ready, manual_run.job(code, job_number))["extracted"]
-                manual_folders.append(manual_run.job(code, job_number))
+            extracted.append(ExtractedJob(JobRequest(code, job_number, company_id), ready, folder, frame, known_types[code], {}))
             if sum(len(e.frame) for e in extracted) >= ROWS_PER_VALIDATION:  # as prepare_jobs bounds a batch's memory
                 validate_reshape_plan(extracted)
                 extracted = []
@@ -611,12 +606,9 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     bare = extract.figures["bare pyodbc fetch"].seconds
     ratio_core = extract.figures["iter_budget_lines"].seconds / bare
     ratio_rows = extract.figures["nightly extraction"].seconds / bare
-    ratio_stage = extract.figures["extract stage"].seconds / bare if not args.skip_per_job else None
     say(f"  extraction vs bare fetch: iter_budget_lines + frame {ratio_core:.2f}x; the nightly's extraction (also "
-        f"the company's cost types once per batch) {ratio_rows:.2f}x (target <= {TARGETS['extract_ratio']}x)"
-        + (f"; the manual DAG's extract task (with its hand-off file) {ratio_stage:.2f}x" if ratio_stage else ""))
-    results["extract"] = {"stages": ext_table, "ratio_core": round(ratio_core, 3), "ratio_rows": round(ratio_rows, 3),
-                          "ratio_stage": round(ratio_stage, 3) if ratio_stage else None}
+        f"the company's cost types once per batch) {ratio_rows:.2f}x (target <= {TARGETS['extract_ratio']}x)")
+    results["extract"] = {"stages": ext_table, "ratio_core": round(ratio_core, 3), "ratio_rows": round(ratio_rows, 3)}
 
     nightly_wall = sum(f.seconds for f in nightly.figures.values())
     say(f"\n  validate + reshape + plan on the nightly's path (batches of {args.jobs_per_batch} jobs validated and reshaped "
@@ -624,39 +616,21 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     nightly_table = nightly.table("per stage:")
     results["stages_nightly"] = {"rows": total_rows, "wall_s": round(nightly_wall, 3), "stages": nightly_table,
                                  "jobs_per_batch": args.jobs_per_batch, "peak_rss_mb": max(d["peak_rss_mb"] for d in nightly_table)}
-    if args.skip_per_job:
-        return
-
-    # the manual DAG's path: one job, stage by stage through the job's folder
-    per_job = Stages(["validate", "reshape", "plan"])
-    gc.collect()
-    for folder in manual_folders:
-        with per_job.measure("validate") as m:
-            m["rows"] = rows = pipeline.validate(folder)["rows"]
-        with per_job.measure("reshape", rows):
-            pipeline.reshape_stage(folder, {"company_code": folder.company_code, "job_number": folder.job_number})
-        plan_timed(per_job, folder, args.mode)
-    per_job_wall = sum(f.seconds for f in per_job.figures.values())
-    say(f"\n  validate + reshape + plan job by job (the manual DAG's path, a task per stage): {per_job_wall:.2f} s for "
-        f"{total_rows:,} lines, load average {os.getloadavg()[0]:.1f}")
-    per_job_table = per_job.table("per stage:")
-    results["stages_per_job"] = {"rows": total_rows, "wall_s": round(per_job_wall, 3), "stages": per_job_table,
-                                 "peak_rss_mb": max(d["peak_rss_mb"] for d in per_job_table)}
 
 
 def plan_timed(stages: Stages, folder: Any, mode: str) -> None:
     """The plan part of the load stage without Procore: Procore already holds this very budget (the nightly's
     usual case: every line matched, nothing to write), and the plan report is written as the load writes it."""
-    from include.budget_import import pipeline
+    from include.budget_import.handoff import LOAD_INPUT, read_load_input
+    from include.budget_import.job_reports import write_report
     from include.budget_import.plan import ExistingLine, plan_merge
 
-    from include.budget_import.handoff import read_load_input
-
-    existing = [ExistingLine(i, d.cost_code, d.cost_type, d.amount) for i, d in enumerate(read_load_input(folder).desired())]
+    ref = str(folder.file(LOAD_INPUT))  # where prepare_jobs stored it (its prepared job names it)
+    existing = [ExistingLine(i, d.cost_code, d.cost_type, d.amount) for i, d in enumerate(read_load_input(ref).desired())]
     with stages.measure("plan") as m:
-        desired = read_load_input(folder).desired()
+        desired = read_load_input(ref).desired()
         plan = plan_merge(desired, existing, mode)
-        pipeline.write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": True, "project_id": None})
+        write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": True, "project_id": None})
         m["rows"] = len(desired)
 
 
@@ -780,7 +754,7 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             storms = results["e2e_first"]["api"]["emulator_429"] + calls["emulator_429"]
             line(storms <= 5, f"at Procore's limits: {storms} answers 429 in both runs, waited "
                               f"{results['e2e_first']['api']['waited_for_limits_s'] + calls['waited_for_limits_s']:.1f} s")
-    for key, title, target in (("stages_nightly", "on the nightly's path", True), ("stages_per_job", "job by job (the manual DAG's path, informative)", False)):
+    for key, title, target in (("stages_nightly", "on the import path (both DAGs')", True),):
         st = results.get(key)
         if st:
             scaled = st["wall_s"] * ONE_MILLION / max(st["rows"], 1)
@@ -811,7 +785,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dirty-rate", type=float, default=0.02, help="share of lines with an awkward case (rejected or skipped)")
     parser.add_argument("--mode", default="override", choices=["override", "additive"])
     parser.add_argument("--jobs-per-batch", type=int, default=100, help="jobs prepared together, as the nightly's jobs_per_batch param")
-    parser.add_argument("--skip-per-job", action="store_true", help="--stages-only: skip the manual DAG's job-by-job path")
     parser.add_argument("--stages-only", action="store_true", help="no Procore: extraction vs bare fetch, then validate + reshape + plan")
     parser.add_argument("--procore-limits", action="store_true", help="emulator at Procore's documented limits (3600/hour, 25 per 10 s)")
     parser.add_argument("--skip-e2e", action="store_true", help="only the DAG figures")

@@ -81,7 +81,7 @@ def test_a_batch_refuses_two_jobs_with_one_key():
 
 def _folder_contents(folder) -> dict:
     validation = json.loads(folder.file("validation.json").read_text())
-    load_input = read_load_input(folder) if folder.file(LOAD_INPUT).is_file() else None
+    load_input = read_load_input(str(folder.file(LOAD_INPUT))) if folder.file(LOAD_INPUT).is_file() else None
     if load_input is not None:  # when it was prepared differs, nothing else may
         assert load_input.identity.pop("prepared_at")
     return {
@@ -116,6 +116,7 @@ def test_a_batch_of_every_demo_job_prepares_each_job_as_if_it_were_alone(demo_sa
             key = (prepared["request"]["company_code"], prepared["request"]["job_number"])
             together = by_job[key]
             assert together["ready"] == prepared["ready"], key
+            assert together["load_input"] == str(batch_run.job(*key).file(LOAD_INPUT)), "the prepared job names its own input"
             for stage in ("extract", "validate", "reshape"):  # the figures, without the timings
                 strip = lambda d: {k: v for k, v in d.items() if "seconds" not in k}  # noqa: E731
                 assert strip(together["stages"][stage]) == strip(prepared["stages"][stage]), (key, stage)
@@ -128,7 +129,7 @@ def test_a_batch_of_every_demo_job_prepares_each_job_as_if_it_were_alone(demo_sa
         shaped = by_job[key]["stages"]["reshape"]
         want = {o: sum(1 for line in spec["lines"] if line["expected_outcome"] == o) for o in ("line_item", "skipped", "rejected")}
         assert (shaped["line_items"], shaped["skipped"], shaped["rejected"]) == (want["line_item"], want["skipped"], want["rejected"]), key
-        assert {f"{c}|{t}": a for c, t, a in zip(*(read_load_input(batch_run.job(*key)).line_items[k] for k in ("cost_code", "cost_type", "amount")))} == spec["expected_budget"]
+        assert {f"{c}|{t}": a for c, t, a in zip(*(read_load_input(by_job[key]["load_input"]).line_items[k] for k in ("cost_code", "cost_type", "amount")))} == spec["expected_budget"]
 
 
 def test_job_facts_of_a_batch_are_judged_in_one_call_as_each_alone():

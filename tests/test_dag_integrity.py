@@ -64,26 +64,33 @@ def test_dags_import_without_errors_warnings_or_heavy_work():
 
 def test_nightly_dag_is_scheduled_without_catchup_and_one_run_at_a_time():
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.standard.operators.hitl import HITLBranchOperator
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     nightly = bag.dags["spectrum_budget_nightly"]
     assert nightly.catchup is False
     assert nightly.max_active_runs == 1
     assert nightly.schedule == "30 2 * * *"
-    # jobs are prepared in mapped batches, then loaded one mapped task per job on the chosen branch
-    assert nightly.task_dict["prepare_batch"].downstream_task_ids == {"ready_jobs"}
-    assert set(nightly.task_dict["choose_merge_mode"].downstream_task_ids) == {"load_job_override", "load_job_additive"}
-    assert {nightly.task_dict[t].pool for t in ("prepare_batch", "load_job_override", "load_job_additive")} == {"procore_api"}
-    assert nightly.task_dict["ready_jobs"].trigger_rule == "all_done", "a failed batch must not stop the other batches' loads"
+    # one import path: both DAGs run the same tasks (prepare_batch -> ready_jobs -> load_job -> summarise)
+    shared = ("prepare_batch", "ready_jobs", "load_job", "summarise")
     manual = bag.dags["spectrum_budget_import"]
     assert manual.schedule is None
+    for dag in (nightly, manual):
+        assert set(shared) <= set(dag.task_dict), dag.dag_id
+        assert dag.task_dict["prepare_batch"].downstream_task_ids >= {"ready_jobs"}
+        assert "load_job" in dag.task_dict["ready_jobs"].downstream_task_ids
+        assert {dag.task_dict[t].pool for t in ("prepare_batch", "load_job")} == {"procore_api"}
+        assert dag.task_dict["ready_jobs"].trigger_rule == "all_done", "a failed batch must not stop the other batches' loads"
+        assert dag.task_dict["summarise"].trigger_rule == "all_done"
+        assert not [t for t in dag.task_ids if "override" in t or "additive" in t], "no twin load tasks per merge mode"
+    assert set(nightly.task_ids) == {"discover_jobs", *shared}, "the nightly is discovery + the shared tasks"
+    assert set(manual.task_ids) == {"one_job", *shared, "plan_review", "choose_route", "review_import", "cancel_import"}
     route = manual.task_dict["choose_route"]
-    assert set(route.downstream_task_ids) == {"review_import", "load_override", "load_additive"}
-    review = manual.task_dict["review_import"]  # a person's choice drives the branch
-    assert type(review).__name__ == "HITLBranchOperator"
-    assert set(review.downstream_task_ids) == {"load_override", "load_additive", "cancel_import"}
+    assert set(route.downstream_task_ids) == {"review_import", "load_job"}
+    review = manual.task_dict["review_import"]  # a person's choice is the one branch: load (in the chosen mode) or cancel
+    assert isinstance(review, HITLBranchOperator)
+    assert set(review.downstream_task_ids) == {"load_job", "cancel_import"}
     assert review.options == ["Override", "Keep existing and add", "Cancel"]
-    assert {manual.task_dict[t].pool for t in ("load_override", "load_additive")} == {"procore_api"}
     restore = bag.dags["spectrum_budget_restore"].task_dict["restore_snapshot"]
     assert restore.pool == "procore_api" and restore.retries == 2 and restore.on_failure_callback, "restore is a writer like any other"
 

@@ -2,32 +2,23 @@
 
 Layout under the reports root (BUDGET_IMPORT_REPORTS_DIR, default $AIRFLOW_HOME/budget_reports):
   runs/<run id>/<job key>/        validation.json, rejects.csv, plan.json, snapshot.json, result.json
-                                  (the per-job report), load_input.pkl (what the load reads) and, in
-                                  the manual DAG, extracted.pkl / row_reasons.json / cost_types.json
+                                  (the per-job report) and load_input.pkl (what the load reads: handoff)
   runs/<run id>/summary.json      (the run's report across jobs)
   status/<job key>.json           (latest status per job, for the Budgets page)
 A job key is one-to-one with (company, job number): see job_keys.
-The .pkl files are the exact (Decimal) hand-off between tasks; people read the JSON and CSV.
+load_input.pkl is the exact (Decimal) hand-off between tasks; people read the JSON and CSV. Stdlib only:
+the UI plugin reads the same layout through this module.
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from include.budget_import.job_keys import job_key, run_part
+from include.budget_import.settings import reports_root
 
 __all__ = ["JobFolder", "RunFolder", "job_key", "read_json", "reports_root", "write_json"]
-
-
-def reports_root() -> Path:
-    configured = os.environ.get("BUDGET_IMPORT_REPORTS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
 
 
 def write_json(path: Path, payload: Any) -> Path:
@@ -70,15 +61,6 @@ class JobFolder:
 
     def read_json(self, name: str) -> Any:
         return read_json(self.file(name))
-
-    def write_frame(self, name: str, frame: pd.DataFrame) -> Path:
-        path = self.file(f"{name}.pkl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_pickle(path)
-        return path
-
-    def read_frame(self, name: str) -> pd.DataFrame:
-        return pd.read_pickle(self.file(f"{name}.pkl"))
 
     @property
     def status_path(self) -> Path:

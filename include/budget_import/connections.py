@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SPECTRUM_CONN_ID = "spectrum_db"
-PROCORE_CONN_ID = "procore_api"
+from include.budget_import.settings import PROCORE_CONN_ID, SPECTRUM_CONN_ID
 
 
 def spectrum_connection(conn_id: str = SPECTRUM_CONN_ID) -> Any:

@@ -1,5 +1,7 @@
-"""What the DAGs' tasks do, as plain functions: the DAG files stay thin wiring and both DAGs share
-one implementation. Imported inside task bodies only, so parsing a DAG never loads pandas or GE.
+"""What the DAGs' tasks do, as plain functions: the DAG files and the shared task group
+(`import_tasks`) stay thin wiring. Both import DAGs run the same tasks: where they start (one job, or
+discovery), then prepare_batch -> ready_jobs -> load_job (mapped, one per job) -> summarise. Imported
+inside task bodies only, so parsing a DAG never loads pandas or GE.
 """
 from __future__ import annotations
 
@@ -13,26 +15,30 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include.budget_import import pipeline, totals
 from include.budget_import.artifacts import RunFolder, read_json
-from include.budget_import.job_keys import job_key
-from include.budget_import.project_lock import project_lock
 from include.budget_import.connections import procore_hook, spectrum_connection
+from include.budget_import.job_keys import job_key
+from include.budget_import.job_reports import blocked_result, job_result, now_iso
 from include.budget_import.procore.errors import ProcoreError
-from include.budget_import.spectrum_source import SpectrumDataError, list_jobs, spectrum_errors
+from include.budget_import.project_lock import project_lock
+from include.budget_import.spectrum_source import (
+    SpectrumDataError,
+    list_jobs,
+    spectrum_errors,
+)
+from include.budget_import.task_values import Batch, BatchOutcome, JobToImport, PreparedJob
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
 def final_on_client_errors(what: str) -> Iterator[None]:
-    """A 4xx from Procore (bad credentials, no access, refused content) or Spectrum data that must be
-    fixed first will not heal on retry: fail the task at once with the reason instead of retrying it."""
+    """An error a retry will not heal (its type says: `retry_helps`, e.g. a 4xx from Procore, Spectrum
+    data to fix first) fails the task at once with the reason instead of retrying it."""
     try:
         yield
-    except ProcoreError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
-            raise AirflowFailException(f"{what}: {exc}") from None
-        raise
-    except SpectrumDataError as exc:  # Spectrum's data must be fixed first: a retry would fail the same way
+    except (ProcoreError, SpectrumDataError) as exc:
+        if exc.retry_helps:
+            raise
         raise AirflowFailException(f"{what}: {exc}") from None
 
 
@@ -57,175 +63,90 @@ def _request(params: dict[str, Any], hook: Any) -> pipeline.JobRequest:
                                procore_company_id=hook.company_id_for(company_code), **_run_choices(params))
 
 
-# --- manual DAG: one project, one task per stage ------------------------------------------------
-def prerequisites(params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    hook = procore_hook()
-    request = _request(params, hook)
-    folder = RunFolder(run_id).job(request.company_code, request.job_number)
-    try:
-        with spectrum_for(request.company_code, request.job_number, "check_prerequisites") as spectrum, \
-                final_on_client_errors(f"Job {request.company_code}/{request.job_number}"):
-            return pipeline.check_prerequisites(spectrum, hook.get_api(), request)
-    except pipeline.JobBlockedError as exc:
-        pipeline.blocked_result(request, exc, folder)
-        raise AirflowFailException(f"Job {request.company_code}/{request.job_number} is blocked ({exc.reason}): {exc}") from None
+# --- what each DAG starts from: the batches to import ---------------------------------------------
+def one_job_batch(params: dict[str, Any], ti: Any = None) -> list[Batch]:
+    """The manual DAG's job as a batch of one: the same path as the nightly from here on."""
+    request = _request(params, procore_hook())
+    job = JobToImport(company_code=request.company_code, job_number=request.job_number, procore_company_id=request.procore_company_id)
+    if ti is not None:
+        ti.xcom_push(key=BLOCKED_KEY, value=[])  # (discovery's blocked jobs: none here)
+    return job_batches([job], 1)
 
 
-def extract(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
-    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
-    with spectrum_for(ready["company_code"], ready["job_number"], "extract") as spectrum:
-        return pipeline.extract(spectrum, ready, folder)
-
-
-def validate(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
-    return pipeline.validate(RunFolder(run_id).job(ready["company_code"], ready["job_number"]))
-
-
-def reshape(ready: dict[str, Any], run_id: str) -> dict[str, Any]:
-    return pipeline.reshape_stage(RunFolder(run_id).job(ready["company_code"], ready["job_number"]), ready)
-
-
-def plan_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """What each choice would do to Procore's budget as it stands, for the person who decides (no write)."""
-    from include.budget_import.handoff import read_load_input
-    from include.budget_import.load import BudgetLoader
-    from include.budget_import.plan import plan_merge
-    from include.budget_import.review import asks_a_person, review_body, snapshot_link
-    from include.budget_import.snapshot import snapshot_label, snapshot_payload, write_snapshot
-
-    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
-    load_input = read_load_input(folder)
-    load_input.check_identity(ready)
-    loader = BudgetLoader(procore_hook().get_api(), pipeline.project_target(ready), pipeline.RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
-    with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
-        existing = loader.existing_lines()
-    desired = load_input.desired()
-    override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
-    url = None
-    if existing:
-        names = {"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}
-        write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, pipeline.now_iso(), plan=override, names=names)
-                       | {"stage": "review"})
-        url = snapshot_link(folder.run.path.name, folder.path.name)
-    name = ready.get("procore_project_name") or ready["procore_project_id"]
-    body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
-    folder.write_json("review.json", {"override": override.as_dict(), "additive": additive.as_dict(), "existing_lines": len(existing)})
-    review = str(params.get("review") or "auto")
-    return {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()},
-            "ask": asks_a_person(review, len(existing), bool(params.get("dry_run", False))), "review_body": body}
-
-
-def cancel_import(ready: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """The person chose Cancel: nothing is written; the run's report says so (who answered is in the
-    review task's Required Action)."""
-    hook = procore_hook()
-    request = _request(params, hook)
-    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
-    result = pipeline.job_result(request, "cancelled", reason="cancelled_at_review", message="cancelled at review: nothing was written",
-                                 mode=request.merge_mode, dry_run=request.dry_run, procore_project_id=ready["procore_project_id"], run_id=run_id)
-    folder.write_json("result.json", result)
-    RunFolder(run_id).write_summary(summarise([result]))
-    return result
-
-
-def load(ready: dict[str, Any], params: dict[str, Any], run_id: str, mode: str, *, review_approved: bool = False) -> dict[str, Any]:
-    hook = procore_hook()
-    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
-    try:
-        with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
-            return pipeline.load(hook.get_api(), ready, folder, mode, bool(params.get("dry_run", False)), review_approved=review_approved)
-    except pipeline.JobBlockedError as exc:
-        pipeline.blocked_result(_request(params, hook), exc, folder)
-        raise AirflowFailException(f"Job {ready['company_code']}/{ready['job_number']} is blocked ({exc.reason}): {exc}") from None
-
-
-def report(ready: dict[str, Any], stages: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    hook = procore_hook()
-    request = _request(params, hook)
-    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
-    result = pipeline.finished_result(request, ready, stages, folder)
-    summary = summarise([result])
-    RunFolder(run_id).write_summary(summary)
-    if result["status"] == "failed_reconciliation":
-        raise AirflowFailException(f"Job {request.company_code}/{request.job_number}: Procore's budget does not equal Spectrum's after the load")
-    return result
-
-
-# --- nightly DAG: every linked job, prepared in batches, loaded one mapped task per job ----------------
 JOBS_PER_BATCH = 100  # default of the nightly DAG's jobs_per_batch param
 
 
-def discover_jobs(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+def discover_jobs(params: dict[str, Any], run_id: str, ti: Any = None) -> list[Batch]:
     """Active Spectrum jobs that are linked to a Procore project, in the batches they are prepared in
-    (one company's jobs, `jobs_per_batch` at most). Unlinked ones get a 'not linked' status (so they
-    show on the Budgets page) and are not imported."""
+    (one company's jobs, `jobs_per_batch` at most). Unlinked ones get a 'not linked' result (so they
+    show on the Budgets page), as do projects naming a job Spectrum lacks ('job not found'): those
+    results are the task's XCom `blocked`, which the run's summary reads."""
+    from include.budget_import.discovery import discover
+
     hook = procore_hook()
     api = hook.get_api()
     codes = [str(c) for c in (params.get("company_codes") or hook.spectrum_company_codes())]
     if not codes:
         raise AirflowFailException("No Spectrum company to import: set the company_codes param or extra.companies on the procore_api connection")
-    jobs: list[dict[str, Any]] = []
+    jobs: list[JobToImport] = []
+    blocked: list[dict[str, Any]] = []
     run = RunFolder(run_id)
     with closing(spectrum_connection()) as spectrum, final_on_client_errors("Discovering linked jobs"):
         for code in codes:
             company_id = hook.company_id_for(code)
-            linked = {str(p.get("origin_id")) for p in api.projects(company_id) if p.get("origin_id")}
-            spectrum_jobs = list_jobs(spectrum, code)
-            for job in spectrum_jobs:
-                if job.status_code != "A":
-                    continue
-                if pipeline.origin_id(job.company_code, job.job_number) in linked:
-                    jobs.append({"company_code": job.company_code, "job_number": job.job_number, "procore_company_id": company_id})
-                else:
-                    _record_blocked(run, job.company_code, job.job_number, company_id, "not_linked", params)
-            # Procore projects linked to a job this Spectrum company does not have (deleted or mistyped).
-            known = {pipeline.origin_id(job.company_code, job.job_number) for job in spectrum_jobs}
-            for origin in sorted(linked - known):
-                company, _, job_number = origin.partition("|")
-                if company == code and job_number:
-                    _record_blocked(run, company, job_number, company_id, "job_not_found", params)
+            found = discover(code, company_id, list_jobs(spectrum, code), api.projects(company_id))
+            jobs += [JobToImport(company_code=r.company_code, job_number=r.job_number, procore_company_id=r.procore_company_id) for r in found.linked]
+            blocked += [_record_blocked(run, code, job, company_id, "not_linked", params) for job in found.not_linked]
+            blocked += [_record_blocked(run, code, job, company_id, "job_not_found", params) for job in found.orphans]
     batches = job_batches(jobs, int(params.get("jobs_per_batch") or JOBS_PER_BATCH))
     log.info("%d linked active jobs to import across companies %s, in %d batches", len(jobs), codes, len(batches))
+    if ti is not None:
+        ti.xcom_push(key=BLOCKED_KEY, value=blocked)
     return batches
 
 
-def job_batches(jobs: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+BLOCKED_KEY = "blocked"  # the XCom of a start task with the results of jobs it found blocked
+
+
+def job_batches(jobs: list[JobToImport], size: int) -> list[Batch]:
     """Consecutive jobs of one company, `size` at most, each batch labelled for the UI."""
     if size < 1:
         raise AirflowFailException(f"jobs_per_batch must be at least 1, not {size}")
-    keys: dict[str, dict[str, Any]] = {}
+    keys: dict[str, JobToImport] = {}
     for job in jobs:  # one folder, status and lock per job: two jobs with one key would share them
         key = job_key(job["company_code"], job["job_number"])
         if key in keys:
             raise AirflowFailException(f"jobs {keys[key]['company_code']}/{keys[key]['job_number']!r} and {job['company_code']}/{job['job_number']!r} "
                                        f"would share the report folder, status and lock {key!r}: refusing both")
         keys[key] = job
-    by_company: dict[str, list[dict[str, Any]]] = {}
+    by_company: dict[str, list[JobToImport]] = {}
     for job in jobs:
         by_company.setdefault(job["company_code"], []).append(job)
-    batches = []
+    batches: list[Batch] = []
     for company, members in by_company.items():
         for start in range(0, len(members), size):
             part = members[start : start + size]
-            batches.append({"company_code": company, "label": f"{company} {_job_span(part)}", "jobs": part})
+            batches.append(Batch(company_code=company, label=f"{company} {_job_span(part)}", jobs=part))
     return batches
 
 
-def _job_span(jobs: list[dict[str, Any]]) -> str:
+def _job_span(jobs: list[JobToImport]) -> str:
     """'jobs 10.00..19.50' (or 'job 10.00'): a batch's jobs, as a label names them."""
     first, last = jobs[0]["job_number"], jobs[-1]["job_number"]
     return f"jobs {first}..{last}" if len(jobs) > 1 else f"job {first}"
 
 
-def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_id: int, reason: str, params: dict[str, Any]) -> None:
+def _record_blocked(run: RunFolder, company_code: str, job_number: str, company_id: int, reason: str, params: dict[str, Any]) -> dict[str, Any]:
     request = pipeline.JobRequest(company_code, job_number, company_id, **_run_choices(params))
-    pipeline.blocked_result(request, pipeline.JobBlockedError(reason), run.job(company_code, job_number))
+    return blocked_result(request, pipeline.JobBlockedError(reason), run.job(company_code, job_number))
 
 
-def prepare_batch(batch: dict[str, Any], params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+# --- the import, the same tasks in both DAGs ------------------------------------------------------
+def prepare_batch(batch: Batch, params: dict[str, Any], run_id: str) -> BatchOutcome:
     """Prerequisites, extraction, validation and reshaping of a batch of jobs (prepare.prepare_jobs).
-    Returns the jobs ready to load. A job that fails alone is reported failed and left out; an error
-    that may pass fails the task (its retry prepares the batch again: nothing was written to Procore)."""
+    Returns the jobs ready to load and the results of those blocked. A job that fails alone is reported
+    failed and left out; an error that may pass fails the task (its retry prepares the batch again:
+    nothing was written to Procore)."""
     from include.budget_import.prepare import prepare_jobs
 
     requests = [
@@ -243,42 +164,111 @@ def prepare_batch(batch: dict[str, Any], params: dict[str, Any], run_id: str) ->
             write_failed_status(run_id, request.company_code, request.job_number, f"Preparing batch {batch['label']} failed: {exc}")
         raise
     for request, error in prepared.failed:
-        write_failed_status(run_id, request.company_code, request.job_number, f"Spectrum budget import failed for job {request.company_code}/{request.job_number}: {error}")
+        label = f"{request.company_code}/{request.job_number}"
+        write_failed_status(run_id, request.company_code, request.job_number, f"Spectrum budget import failed for job {label}: {error}")
     log.info("batch %s: %d ready to load, %d blocked, %d failed", batch["label"], len(prepared.prepared), len(prepared.blocked), len(prepared.failed))
-    return prepared.prepared
+    return BatchOutcome(ready=prepared.prepared, blocked=prepared.blocked)
 
 
-def ready_jobs(prepared_batches: Any) -> list[dict[str, Any]]:
+def ready_jobs(prepared_batches: Any) -> list[PreparedJob]:
     """Every prepared job of the batches that succeeded, in one list to map the loads over."""
-    return [job for batch in prepared_batches if batch for job in batch]
+    return [job for batch in prepared_batches if batch for job in batch["ready"]]
 
 
-def load_job(prepared: dict[str, Any], run_id: str, mode: str) -> dict[str, Any]:
-    """Plan and write one prepared job's budget, then its result (one mapped task per job)."""
+def plan_review(jobs: list[PreparedJob], params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """What each choice would do to the job's Procore budget as it stands, for the person who decides
+    (no write); whether to ask one. No job ready (it was blocked): nothing to ask."""
+    from include.budget_import.handoff import read_load_input
+    from include.budget_import.job_reports import now_iso
+    from include.budget_import.load import BudgetLoader
+    from include.budget_import.plan import plan_merge
+    from include.budget_import.review import asks_a_person, review_body, snapshot_link
+    from include.budget_import.snapshot import (
+        snapshot_label,
+        snapshot_payload,
+        write_snapshot,
+    )
+
+    if not jobs:
+        return {"ask": False, "review_body": ""}
+    prepared = jobs[0]
+    ready = prepared["ready"]
+    folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
+    load_input = read_load_input(prepared["load_input"])
+    load_input.check_identity(ready)
+    loader = BudgetLoader(procore_hook().get_api(), pipeline.project_target(ready), pipeline.RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
+    with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
+        existing = loader.existing_lines()
+    desired = load_input.desired()
+    override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
+    url = None
+    if existing:
+        names = {"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}
+        write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, now_iso(), plan=override, names=names)
+                       | {"stage": "review"})
+        url = snapshot_link(folder.run.path.name, folder.path.name)
+    name = ready.get("procore_project_name") or ready["procore_project_id"]
+    body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
+    folder.write_json("review.json", {"override": override.as_dict(), "additive": additive.as_dict(), "existing_lines": len(existing)})
+    review = str(params.get("review") or "auto")
+    return {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()},
+            "ask": asks_a_person(review, len(existing), bool(params.get("dry_run", False))), "review_body": body}
+
+
+REVIEW_CHOICES = {"Override": "override", "Keep existing and add": "additive"}  # the review's options -> merge mode
+CANCEL = "Cancel"
+
+
+def load_job(prepared: PreparedJob, run_id: str, review_choice: str | None = None) -> dict[str, Any]:
+    """Plan and write one prepared job's budget, and its result (one mapped task per job, in both DAGs).
+    The merge mode is the run's; a person's choice at review sets it instead, and approves the override."""
     request = prepared["request"]
     label = f"Job {request['company_code']}/{request['job_number']}"
     folder = RunFolder(run_id).job(request["company_code"], request["job_number"])
+    mode = REVIEW_CHOICES.get(review_choice or "")
     with final_on_client_errors(label):
-        result = pipeline.load_prepared(procore_hook().get_api(), prepared, folder, mode)
+        result = pipeline.load_prepared(procore_hook().get_api(), prepared, folder, mode=mode, review_approved=mode is not None)
     log.info("%s: %s %s", label, result["status"], result.get("reason") or "")
-    result["procore_company_id"] = request["procore_company_id"]
-    return {k: result.get(k) for k in ("company_code", "job_number", "status", "reason", "procore_company_id", "procore_project_id", "mode")}
+    return {**result, "procore_company_id": request["procore_company_id"]}
 
 
-def summarise_run(batches: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
-    """The run's report. Fails the run when a discovered job (of any batch) has no result (its batch or
-    its load failed), so a partial refresh is never presented as complete."""
-    jobs = [job for batch in batches for job in batch["jobs"]]
-    run = RunFolder(run_id)
-    results = [read_json(p) for p in sorted(run.path.glob("*/result.json"))] if run.path.is_dir() else []
+def cancel_import(jobs: list[PreparedJob], params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """The person chose Cancel: nothing is written; the job's result says so (who answered is in the
+    review task's Required Action)."""
+    results = []
+    for prepared in jobs:
+        request, ready = pipeline.JobRequest(**prepared["request"]), prepared["ready"]
+        folder = RunFolder(run_id).job(request.company_code, request.job_number)
+        result = job_result(request, "cancelled", reason="cancelled_at_review", message="cancelled at review: nothing was written",
+                            mode=request.merge_mode, dry_run=request.dry_run, procore_project_id=ready["procore_project_id"], run_id=run_id)
+        folder.write_json("result.json", result)
+        results.append(result)
+    return results
+
+
+def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any, cancelled: Any, run_id: str, *,
+                  fail_on_held: bool) -> dict[str, Any]:
+    """The run's report, from what its tasks returned: discovery's blocked jobs, each batch's blocked
+    jobs, each load's result. Fails the run when a job has no result (its batch or its load failed),
+    so a partial refresh is never presented as complete; the manual DAG (`fail_on_held`) also fails
+    when its job is blocked or held for review."""
+    results = list(blocked or [])
+    results += [r for batch in (prepared or []) if batch for r in batch["blocked"]]
+    results += [r for r in (loaded or []) if r]
+    results += [r for group in (cancelled or []) if group for r in (group if isinstance(group, list) else [group])]
+    jobs = [job for batch in batches or [] for job in batch["jobs"]]
     done = {(r["company_code"], r["job_number"]) for r in results}
     missing = [f"{j['company_code']}/{j['job_number']}" for j in jobs if (j["company_code"], j["job_number"]) not in done]
     summary = {**summarise(results), "failed_jobs": missing}
-    run.write_summary(summary)
+    RunFolder(run_id).write_summary(summary)
     for line in summary_lines(summary):
         log.info("%s", line)
     if missing:
         raise AirflowFailException(f"{len(missing)} job(s) failed to import (see their task logs): {', '.join(missing)}")
+    held = [r for r in results if r["status"] in ("blocked", "needs_review", "failed_reconciliation")] if fail_on_held else []
+    if held:
+        raise AirflowFailException("; ".join(f"Job {r['company_code']}/{r['job_number']} is {r['status'].replace('_', ' ')}"
+                                             f"{' (' + r['reason'] + ')' if r.get('reason') else ''}: {r.get('message') or 'see its report'}" for r in held))
     return {k: summary[k] for k in ("jobs", "by_status")}
 
 
@@ -329,7 +319,14 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
 
     from include.budget_import.handoff import prepared_at
     from include.budget_import.load import BudgetLoader, ProjectTarget
-    from include.budget_import.snapshot import SNAPSHOT_JSON, display_fields, line_names, restore, snapshot_payload, write_snapshot
+    from include.budget_import.snapshot import (
+        SNAPSHOT_JSON,
+        display_fields,
+        line_names,
+        restore,
+        snapshot_payload,
+        write_snapshot,
+    )
 
     hook = procore_hook()
     company_code, job_number = str(params["company_code"]).strip(), str(params["job_number"]).strip()
@@ -340,7 +337,8 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
         raise AirflowFailException(f"No snapshot for job {company_code}/{job_number} in run {snapshot_run!r} ({snapshot_file})")
     payload = read_json(snapshot_file)
     if (str(payload.get("company_code")), str(payload.get("job_number"))) != (company_code, job_number):
-        raise AirflowFailException(f"The snapshot in {snapshot_file} is of job {payload.get('company_code')}/{payload.get('job_number')}, not {company_code}/{job_number}")
+        found = f"{payload.get('company_code')}/{payload.get('job_number')}"
+        raise AirflowFailException(f"The snapshot in {snapshot_file} is of job {found}, not {company_code}/{job_number}")
     target = ProjectTarget(company_code, job_number, int(payload["procore_company_id"]), int(payload["project_id"]))
     folder = RunFolder(run_id).job(company_code, job_number)
     started = prepared_at()
@@ -350,13 +348,13 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
         if not folder.file(SNAPSHOT_JSON).is_file():  # a retry keeps the budget as it was before the first attempt
             label = {"company_code": company_code, "job_number": job_number, "procore_company_id": target.company_id, "project_id": target.project_id}
             label |= display_fields(payload) | {"run_id": run_id, "restore_of": snapshot_run}  # for people: the restored snapshot's names
-            write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), pipeline.now_iso(), names=line_names(payload)))
+            write_snapshot(folder.path, snapshot_payload(label, loader.existing_lines(), now_iso(), names=line_names(payload)))
         outcome = restore(loader, snapshot_file)
     restored_total = totals.exact_text(sum((line.amount for line in outcome.final_lines), start=Decimal(0)))
     result = {
         "company_code": company_code, "job_number": job_number, "status": "restored", "reason": None,
         "message": f"restored from the snapshot of run {snapshot_run} (taken {payload['taken_at']})",
-        "finished_at": pipeline.now_iso(), "run_id": run_id, "restored_from_run": snapshot_run, "mode": "restore", "dry_run": False, "prepared_at": started,
+        "finished_at": now_iso(), "run_id": run_id, "restored_from_run": snapshot_run, "mode": "restore", "dry_run": False, "prepared_at": started,
         "plan": outcome.plan.as_dict(), "procore_project_id": target.project_id,
         "stages": {"load": {"plan": outcome.plan.counts(), "procore_total": restored_total}},
         "totals": totals.job_totals(None, restored_total),  # Spectrum was not read: Procore's side only
@@ -368,9 +366,6 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 
 # --- assets and failure callbacks ----------------------------------------------------------------
-LOADED_ALIAS = "spectrum_budget_loaded"
-
-
 def budget_asset_uri(company_id: int, project_id: int) -> str:
     return f"procore://companies/{company_id}/projects/{project_id}/budget"
 
@@ -412,7 +407,7 @@ def _reported_by_this_run(run_id: str, company_code: str, job_number: str) -> bo
     is the job's status, not a generic 'import failed'."""
     result = RunFolder(run_id).job(company_code, job_number).file("result.json")
     try:
-        return result.is_file() and read_json(result).get("status") in ("blocked", "needs_review")
+        return result.is_file() and read_json(result).get("status") in ("blocked", "needs_review", "failed_reconciliation", "cancelled")
     except (OSError, ValueError):
         return False
 
@@ -421,5 +416,5 @@ def write_failed_status(run_id: str, company_code: str, job_number: str, message
     """The job's latest status: failed, with the error (the Budgets page shows it)."""
     RunFolder(run_id).job(company_code, job_number).write_status(
         {"company_code": company_code, "job_number": job_number, "status": "failed", "reason": "import_failed", "message": message,
-         "finished_at": pipeline.now_iso(), "run_id": run_id}
+         "finished_at": now_iso(), "run_id": run_id}
     )

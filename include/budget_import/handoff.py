@@ -1,19 +1,19 @@
-"""What one task hands the next through the job's run folder, exactly (amounts never pass through float).
+"""What the prepare task hands the load task, exactly (amounts never pass through float): one module, so
+moving hand-offs to object storage changes this file only.
 
-- The manual DAG's extract -> validate -> reshape tasks hand the extracted frame on (`write_exact_frame` /
-  `read_exact_frame`): its Decimal columns as their exact text (`str(Decimal)` round-trips every digit and
-  pickles several times faster than Decimal objects), read back as Decimals.
-- Every path hands the load its input in one file (`LoadInput`): the line items as plain columns, the cost
-  codes Procore needs and the cost types' names. Plain lists, not a pandas frame: a 1,000-line job's
-  input pickles in a fraction of a millisecond (a frame takes several), which a nightly of 1,000 jobs pays
-  twice per job (docs/performance.md).
+The load input (`LoadInput`): the line items as plain columns, the cost codes Procore needs and the cost
+types' names, the job and project it is for, and the keys of rejected rows. Plain lists, not a pandas
+frame: a 1,000-line job's input pickles in a fraction of a millisecond (a frame takes several), which a
+nightly of 1,000 jobs pays twice per job (docs/performance.md). The prepare task returns its reference;
+the load task reads it from that reference, never from a path it recomputes.
 """
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,28 +21,9 @@ import pandas as pd
 from include.budget_import.artifacts import JobFolder
 from include.budget_import.load import desired_lines
 from include.budget_import.plan import DesiredLine, paused_gc
-from include.budget_import.spectrum_source import AMOUNT_COLUMNS
 
 LOAD_INPUT = "load_input.pkl"
 LOAD_COLUMNS = ("cost_code", "cost_type", "amount", "description")  # what the load reads of a line item
-
-
-def write_exact_frame(folder: JobFolder, name: str, frame: pd.DataFrame) -> None:
-    """Write a hand-off frame with its Decimal amount columns as exact text (anything else as it is)."""
-    columns = [c for c in AMOUNT_COLUMNS if c in frame.columns]
-    if columns:
-        frame = frame.assign(**{c: pd.Series([str(v) if type(v) is Decimal else v for v in frame[c].tolist()], index=frame.index, dtype=object) for c in columns})
-    folder.write_frame(name, frame)
-
-
-def read_exact_frame(folder: JobFolder, name: str, decimals: tuple[str, ...] = AMOUNT_COLUMNS) -> pd.DataFrame:
-    """A hand-off frame with its `decimals` columns as Decimals again. A stage that does not compute with
-    the other amounts leaves them as their exact text, which a later write keeps as it is."""
-    frame = folder.read_frame(name)
-    columns = [c for c in decimals if c in frame.columns]
-    if columns:
-        frame = frame.assign(**{c: pd.Series([Decimal(v) if type(v) is str else v for v in frame[c].tolist()], index=frame.index, dtype=object) for c in columns})
-    return frame
 
 
 class LoadIdentityError(ValueError):
@@ -65,7 +46,7 @@ class LoadInput:
         """The cost types the line items use, with their names."""
         return {ct: self.cost_types.get(ct, ct) for ct in sorted(set(self.line_items["cost_type"]))}
 
-    def check_identity(self, ready: dict[str, Any]) -> None:
+    def check_identity(self, ready: Mapping[str, Any]) -> None:
         """Before the first write: the input is this task's job and project, or nothing is written."""
         wanted = {k: ready.get(k) for k in IDENTITY_KEYS}
         found = {k: self.identity.get(k) for k in IDENTITY_KEYS}
@@ -87,17 +68,18 @@ def rejected_keys(left_out: pd.DataFrame) -> dict[tuple[str, str], str]:
     keeps Procore's line for it (Spectrum has the line; we could not read it)."""
     rows = left_out[left_out["outcome"] == "rejected"]
     out: dict[tuple[str, str], str] = {}
-    for code, ctype, reason in zip(rows["phase_code"].tolist(), rows["cost_type"].tolist(), rows["reason"].tolist()):
+    for code, ctype, reason in zip(rows["phase_code"].tolist(), rows["cost_type"].tolist(), rows["reason"].tolist(), strict=True):
         if isinstance(code, str) and isinstance(ctype, str) and code.strip() and ctype.strip():
             out.setdefault((code, ctype), str(reason))
     return out
 
 
 def write_load_input(folder: JobFolder, line_items: pd.DataFrame, cost_codes: pd.DataFrame, cost_types: dict[str, str],
-                     *, identity: dict[str, Any], rejected: dict[tuple[str, str], str]) -> None:
+                     *, identity: Mapping[str, Any], rejected: dict[tuple[str, str], str]) -> str:
+    """Store a job's load input; returns the reference the load task is handed (`read_load_input`)."""
     columns = {c: line_items[c].tolist() for c in LOAD_COLUMNS}
     columns["amount"] = [str(v) for v in columns["amount"]]
-    payload = {"line_items": columns, "cost_codes": dict(zip(cost_codes["cost_code"].tolist(), cost_codes["description"].tolist())),
+    payload = {"line_items": columns, "cost_codes": dict(zip(cost_codes["cost_code"].tolist(), cost_codes["description"].tolist(), strict=True)),
                "cost_types": dict(cost_types), "identity": {**{k: identity.get(k) for k in IDENTITY_KEYS}, "prepared_at": prepared_at()},
                "rejected": [[code, ctype, reason] for (code, ctype), reason in sorted(rejected.items())]}
     path = folder.file(LOAD_INPUT)
@@ -105,9 +87,11 @@ def write_load_input(folder: JobFolder, line_items: pd.DataFrame, cost_codes: pd
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
     tmp.replace(path)  # atomic: a retried load never reads half a file
+    return str(path)
 
 
-def read_load_input(folder: JobFolder) -> LoadInput:
-    payload = pickle.loads(folder.file(LOAD_INPUT).read_bytes())
+def read_load_input(ref: str) -> LoadInput:
+    """The load input a prepare task stored under `ref` (today a file under the reports root)."""
+    payload = pickle.loads(Path(ref).read_bytes())
     return LoadInput(line_items=payload["line_items"], cost_codes=payload["cost_codes"], cost_types=payload["cost_types"],
                      identity=payload.get("identity") or {}, rejected={(c, t): r for c, t, r in payload.get("rejected") or []})

@@ -17,11 +17,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from include.budget_import.money import money_text
 
-MergeMode = Literal["override", "additive"]
 MERGE_MODES: tuple[str, ...] = ("override", "additive")
 
 
@@ -98,7 +97,9 @@ class MergePlan:
         keep = []
         for line, note in self.keeps:
             amount = money_text(line.amount)
-            keep.append({"id": line.id, "cost_code": line.cost_code, "cost_type": line.cost_type, "amount_before": amount, "amount_after": amount, "note": note})
+            keep.append(
+                {"id": line.id, "cost_code": line.cost_code, "cost_type": line.cost_type, "amount_before": amount, "amount_after": amount, "note": note}
+            )
         return {
             "mode": self.mode,
             "counts": self.counts(),

@@ -1,4 +1,4 @@
-"""Prepare many jobs for their load at once: the nightly's path (and `pipeline.import_job`'s, as a batch of one).
+"""Prepare many jobs for their load at once: both DAGs' path (the manual DAG's is a batch of one).
 
 Prerequisites and extraction run job by job (the job-facts suite once for the batch); validation (Great
 Expectations) and reshaping (pandas) run once per batch of extracted jobs of one company. Great
@@ -26,22 +26,31 @@ import pandas as pd
 
 from include.budget_import import quality
 from include.budget_import.artifacts import JobFolder, RunFolder
-from include.budget_import.pipeline import (
-    JobBlockedError,
-    JobRequest,
-    block_on_facts,
+from include.budget_import.job_reports import (
     blocked_result,
-    company_cost_types,
-    extract_lines,
-    procore_prerequisites,
-    spectrum_prerequisites,
     reshape_report,
     validation_report,
 )
+from include.budget_import.prerequisites import (
+    JobBlockedError,
+    JobRequest,
+    block_on_facts,
+    procore_prerequisites,
+    spectrum_prerequisites,
+)
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import ProcoreAuthError, ProcoreError
-from include.budget_import.reshape import reshape_many
-from include.budget_import.spectrum_source import DbConnection, JobReadinessFacts, SpectrumDataError, SpectrumJob
+from include.budget_import.reshape import extracted_frame, reshape_many
+from include.budget_import.spectrum_source import (
+    DbConnection,
+    JobReadinessFacts,
+    SpectrumDataError,
+    SpectrumJob,
+    cost_types,
+    iter_budget_lines,
+    spectrum_errors,
+)
+from include.budget_import.task_values import PreparedJob, ReadyJob, RequestFields
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +59,21 @@ log = logging.getLogger(__name__)
 ROWS_PER_VALIDATION = 250_000
 
 
+def extract_lines(spectrum: DbConnection, job: SpectrumJob) -> pd.DataFrame:
+    """The job's budget lines as a frame, exact Decimals, in memory."""
+    with spectrum_errors(job.company_code, job.job_number, "extract"):
+        return extracted_frame(iter_budget_lines(spectrum, job))
+
+
+def company_cost_types(spectrum: DbConnection, job: SpectrumJob) -> dict[str, str]:
+    with spectrum_errors(job.company_code, job.job_number, "extract"):
+        return cost_types(spectrum, job.company_code)
+
+
 @dataclass
 class ExtractedJob:
     request: JobRequest
-    ready: dict[str, Any]
+    ready: ReadyJob
     folder: JobFolder
     frame: pd.DataFrame
     cost_types: dict[str, str]
@@ -62,17 +82,15 @@ class ExtractedJob:
 
 @dataclass
 class PreparedBatch:
-    prepared: list[dict[str, Any]] = field(default_factory=list)  # ready to load: request, ready, stages
+    prepared: list[PreparedJob] = field(default_factory=list)  # ready to load: request, ready, stages, load_input (its reference)
     blocked: list[dict[str, Any]] = field(default_factory=list)  # blocked results (already reported)
     failed: list[tuple[JobRequest, Exception]] = field(default_factory=list)  # errors a retry will not heal
 
 
 def job_specific(error: Exception) -> bool:
-    """An error that concerns this job alone and will not heal on retry (see the module docstring).
+    """An error that concerns this job alone and will not heal on retry (its type's `retry_helps`).
     Refused credentials concern every job: they fail the batch instead."""
-    if isinstance(error, SpectrumDataError):
-        return True
-    return isinstance(error, ProcoreError) and not isinstance(error, ProcoreAuthError) and error.status is not None and 400 <= error.status < 500
+    return isinstance(error, (SpectrumDataError, ProcoreError)) and not error.retry_helps and not isinstance(error, ProcoreAuthError)
 
 
 def prepare_jobs(
@@ -109,7 +127,7 @@ def _extracted_jobs(
     verdicts = quality.job_facts_blocking([(facts.estimates_posted, facts.budget_locked) for _, _, _, facts, _ in in_spectrum])
     facts_share = (time.perf_counter() - judged) / max(len(in_spectrum), 1)
     cost_types_by_company: dict[str, dict[str, str]] = {}
-    for (request, folder, job, facts, spectrum_seconds), blocked in zip(in_spectrum, verdicts):
+    for (request, folder, job, facts, spectrum_seconds), blocked in zip(in_spectrum, verdicts, strict=True):
         started = time.perf_counter()
         with _reported(request, folder, batch) as reported:
             block_on_facts(facts, blocked)
@@ -149,10 +167,10 @@ def _reported(request: JobRequest, folder: JobFolder, batch: PreparedBatch) -> I
         outcome.ok = False
 
 
-def validate_and_reshape(jobs: Sequence[ExtractedJob]) -> list[dict[str, Any]]:
+def validate_and_reshape(jobs: Sequence[ExtractedJob]) -> list[PreparedJob]:
     """One GE validation per set of known cost types (a company's), one reshape for all; each job's
     reports written to its folder. Each job's `seconds` is its share of the batch's time."""
-    prepared: dict[int, dict[str, Any]] = {}
+    prepared: dict[int, PreparedJob] = {}
     groups: dict[tuple[str, ...], list[int]] = {}
     for n, job in enumerate(jobs):
         groups.setdefault(tuple(sorted(job.cost_types)), []).append(n)
@@ -163,19 +181,19 @@ def validate_and_reshape(jobs: Sequence[ExtractedJob]) -> list[dict[str, Any]]:
         reshaped = reshape_many([jobs[n].frame for n in members], [validations[n].reasons for n in members])
         validate_share = (validated - started) / len(members)
         reshape_share = (time.perf_counter() - validated) / len(members)
-        for n, result in zip(members, reshaped):
+        for n, result in zip(members, reshaped, strict=True):
             job = jobs[n]
             writing = time.perf_counter()
             validated_figures = validation_report(job.folder, len(job.frame), validations[n], validate_share)
             reshaping = time.perf_counter()
-            reshaped_figures = reshape_report(job.folder, result, job.cost_types, reshape_share, job.ready)
+            reshaped_figures, load_input = reshape_report(job.folder, result, job.cost_types, reshape_share, job.ready)
             validated_figures["seconds"] = round(validate_share + reshaping - writing, 3)  # + its own report's writing
             reshaped_figures["seconds"] = round(reshape_share + time.perf_counter() - reshaping, 3)
             stages = {"extract": job.extract, "validate": validated_figures, "reshape": reshaped_figures}
-            prepared[n] = {"request": _request_fields(job.request), "ready": job.ready, "stages": stages}
+            prepared[n] = PreparedJob(request=_request_fields(job.request), ready=job.ready, stages=stages, load_input=load_input)
     return [prepared[n] for n in range(len(jobs))]
 
 
-def _request_fields(request: JobRequest) -> dict[str, Any]:
-    return {"company_code": request.company_code, "job_number": request.job_number, "procore_company_id": request.procore_company_id,
-            "merge_mode": request.merge_mode, "dry_run": request.dry_run}
+def _request_fields(request: JobRequest) -> RequestFields:
+    return RequestFields(company_code=request.company_code, job_number=request.job_number, procore_company_id=request.procore_company_id,
+                         merge_mode=request.merge_mode, dry_run=request.dry_run)

@@ -7,22 +7,18 @@ Runs for different projects never wait on each other.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from include.budget_import.artifacts import job_key, reports_root
+from include.budget_import.settings import lock_timeout_s
 
 log = logging.getLogger(__name__)
-DEFAULT_TIMEOUT_S = 1800.0  # BUDGET_IMPORT_LOCK_TIMEOUT_S overrides it (read at each lock)
-
-
-def lock_timeout_s() -> float:
-    return float(os.environ.get("BUDGET_IMPORT_LOCK_TIMEOUT_S") or DEFAULT_TIMEOUT_S)
 
 
 class ProjectBusyError(RuntimeError):

@@ -7,21 +7,11 @@ BUDGET_IMPORT_MAX_DELETE_SHARE and BUDGET_IMPORT_MAX_DELETE_VALUE_SHARE (default
 """
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 from include.budget_import.money import money_text
 from include.budget_import.plan import ExistingLine, MergePlan
-
-DEFAULT_MAX_DELETE_SHARE = Decimal("0.5")
-
-
-def _share(name: str) -> Decimal:
-    raw = os.environ.get(name, "").strip()
-    value = Decimal(raw) if raw else DEFAULT_MAX_DELETE_SHARE
-    if not Decimal(0) <= value <= Decimal(1):
-        raise ValueError(f"{name} must be between 0 and 1, not {raw!r}")
-    return value
+from include.budget_import.settings import max_delete_share
 
 
 def needs_review(plan: MergePlan, existing: list[ExistingLine]) -> str | None:
@@ -33,7 +23,7 @@ def needs_review(plan: MergePlan, existing: list[ExistingLine]) -> str | None:
     total = sum((abs(line.amount) for line in existing), Decimal(0))
     if lines == len(existing):
         return f"the override would delete all {lines} budget lines (${money_text(value)}): Spectrum gave no line for any of them"
-    max_lines, max_value = _share("BUDGET_IMPORT_MAX_DELETE_SHARE"), _share("BUDGET_IMPORT_MAX_DELETE_VALUE_SHARE")
+    max_lines, max_value = max_delete_share("BUDGET_IMPORT_MAX_DELETE_SHARE"), max_delete_share("BUDGET_IMPORT_MAX_DELETE_VALUE_SHARE")
     if Decimal(lines) > max_lines * len(existing):
         return f"the override would delete {lines} of {len(existing)} budget lines, more than {max_lines:%} of them"
     if total and value > max_value * total:

@@ -12,7 +12,6 @@ older snapshots.
 from __future__ import annotations
 
 import logging
-import os
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
@@ -31,6 +30,7 @@ from include.budget_import.plan import (
     ExistingLine,
     MergePlan,
 )
+from include.budget_import.settings import report_time_zones
 from include.budget_import.totals import money, signed_money
 
 if TYPE_CHECKING:
@@ -43,8 +43,6 @@ UNICODE_BOLD_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 # DejaVu has Latin, Greek, Cyrillic, Hebrew and Arabic but no CJK: a Chinese description is drawn with
 # the first of these that is installed (Debian's fonts-droid-fallback), else shown as '?'.
 FALLBACK_FONTS: tuple[Path, ...] = (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),)
-TIMEZONE_ENV = "BUDGET_IMPORT_TIMEZONE"
-AIRFLOW_TIMEZONE_ENV = "AIRFLOW__CORE__DEFAULT_TIMEZONE"
 DISPLAY_LIMIT = 60  # characters of a description or name shown (Spectrum may hold a megabyte of text)
 ELLIPSIS = "…"
 
@@ -54,7 +52,7 @@ DISPLAY_KEYS = ("company_name", "procore_project_name", "procore_project_number"
 
 
 # --- snapshot.json -------------------------------------------------------------------------------
-def snapshot_label(ready: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+def snapshot_label(ready: Mapping[str, Any], run_id: str | None = None) -> dict[str, Any]:
     """Which job and Procore project a snapshot is of (what restore checks before writing it back), with
     the names people know them by and the run that took it."""
     label = {k: ready[k] for k in RESTORE_KEYS} | {"project_id": ready["procore_project_id"]}
@@ -164,7 +162,7 @@ def write_snapshot(folder: Path, payload: dict[str, Any]) -> tuple[Path, Path]:
 def report_zone() -> tuple[tzinfo, str]:
     """The zone people read times in: BUDGET_IMPORT_TIMEZONE, else Airflow's default time zone (when not
     UTC), else UTC. A name zoneinfo does not know is passed over, so the page never shows a wrong zone."""
-    for name in (os.environ.get(TIMEZONE_ENV), os.environ.get(AIRFLOW_TIMEZONE_ENV)):
+    for name in report_time_zones():
         name = (name or "").strip()
         if not name or name.lower() == "utc":
             continue
@@ -360,7 +358,7 @@ class _SnapshotPdf:
             body = pdf.fonts["body"].cmap
             if any(ord(ch) not in body for ch in _shown_characters(payload)):  # parsing a CJK font costs a second: only when needed
                 fallbacks = [f"Fallback{i}" for i in range(len(FALLBACK_FONTS))]
-                for name, font in zip(fallbacks, FALLBACK_FONTS):
+                for name, font in zip(fallbacks, FALLBACK_FONTS, strict=True):
                     if font.is_file():
                         pdf.add_font(name, "", str(font))
                 if installed := [name for name in fallbacks if name.lower() in pdf.fonts]:
@@ -479,7 +477,8 @@ class _SnapshotPdf:
         pdf, p = self.pdf, self.payload
         pdf.set_y(-12)
         self.set_font(7)
-        left = f"Spectrum job {display(p.get('company_code'), 20)}/{display(p.get('job_number'), 30)}  ·  run {display(p.get('run_id') or '(not recorded)', 80)}"
+        run = display(p.get("run_id") or "(not recorded)", 80)
+        left = f"Spectrum job {display(p.get('company_code'), 20)}/{display(p.get('job_number'), 30)}  ·  run {run}"
         pdf.cell(pdf.epw * 0.75, 5, self.fit(self.text(left), pdf.epw * 0.75))
         pdf.cell(pdf.epw * 0.25, 5, f"Page {pdf.page_no()} of {{nb}}", align="R")
 
@@ -510,7 +509,7 @@ class _SnapshotPdf:
         self._draw_headings(columns, widths)
         self.set_font(8)
         for row in rows:
-            cells = [self.wrap(self.text(value), width) for value, width in zip(row, widths)]
+            cells = [self.wrap(self.text(value), width) for value, width in zip(row, widths, strict=True)]
             height = max(len(lines) for lines in cells) * LINE_H + 2
             if pdf.get_y() + height > pdf.page_break_trigger:
                 pdf.add_page()  # the running header draws the headings again
@@ -529,7 +528,7 @@ class _SnapshotPdf:
     def _draw_headings(self, columns: list[tuple[str, float, str]], widths: list[float]) -> None:
         self.set_font(9, bold=True)
         self.pdf.set_fill_color(230, 230, 230)
-        for (heading, _, _), width in zip(columns, widths):
+        for (heading, _, _), width in zip(columns, widths, strict=True):
             self.pdf.cell(width, 7, self.text(heading), border=1, align="C", fill=True)
         self.pdf.ln()
         self.set_font(8)
@@ -537,7 +536,7 @@ class _SnapshotPdf:
     def _draw_row(self, cells: list[list[str]], widths: list[float], aligns: list[str], height: float) -> None:
         pdf = self.pdf
         x, y = pdf.l_margin, pdf.get_y()
-        for lines, width, align in zip(cells, widths, aligns):
+        for lines, width, align in zip(cells, widths, aligns, strict=True):
             pdf.rect(x, y, width, height)
             for i, line in enumerate(lines):
                 pdf.set_xy(x, y + 1 + i * LINE_H)

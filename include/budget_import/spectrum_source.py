@@ -39,6 +39,8 @@ class SpectrumError(RuntimeError):
     stage. Raised before anything is written to Procore, so the job is never reported as synced; the
     task fails and Airflow retries it."""
 
+    retry_helps = True  # the connection or the query may work next time
+
     def __init__(self, company_code: str, job_number: str, stage: str, cause: BaseException) -> None:
         self.company_code = company_code
         self.job_number = job_number
@@ -118,7 +120,7 @@ AMOUNT_COLUMNS = ("est_quantity", "est_unit_cost", "original_estimate", "jtd_cos
 
 
 def trim_key(value: object) -> str | None:
-    """Spectrum keys are space-padded varchars; a blank key is missing (None)."""
+    """Spectrum keys and texts are space-padded varchars; a blank one is missing (None)."""
     if type(value) is str:
         return value.strip() or None
     if value is None:
@@ -138,14 +140,6 @@ def fold_key(value: object) -> str | None:
     return key.upper() if key.isascii() else key.translate(_ASCII_UPPER)
 
 
-def trim_text(value: object) -> str | None:
-    if type(value) is str:
-        return value.strip() or None
-    if value is None:
-        return None
-    return str(value).strip() or None
-
-
 def _job(row: Sequence[Any]) -> SpectrumJob:
     company, stored, master, description, status = row
     return SpectrumJob(
@@ -153,7 +147,7 @@ def _job(row: Sequence[Any]) -> SpectrumJob:
         job_number=trim_key(stored) or "",
         stored_job_number=str(stored),
         master_job=trim_key(master),
-        description=trim_text(description),
+        description=trim_key(description),
         status_code=fold_key(status) or "",
     )
 
@@ -162,7 +156,8 @@ def _query(conn: DbConnection, sql_name: str, params: Sequence[Any]) -> list[Seq
     cursor = conn.cursor()
     try:
         cursor.execute(load_sql(sql_name), list(params))
-        return cursor.fetchall()
+        rows: list[Sequence[Any]] = cursor.fetchall()
+        return rows
     finally:
         cursor.close()
 
@@ -173,6 +168,8 @@ def list_jobs(conn: DbConnection, company_code: str) -> list[SpectrumJob]:
 
 class SpectrumDataError(ValueError):
     """Spectrum's data cannot be imported as it stands (e.g. two jobs with one number): fix it in Spectrum."""
+
+    retry_helps = False  # the same data fails the same way
 
 
 def find_job(conn: DbConnection, company_code: str, job_number: str) -> SpectrumJob | None:
@@ -247,7 +244,7 @@ def readiness_facts(conn: DbConnection, job: SpectrumJob) -> JobReadinessFacts:
 def cost_types(conn: DbConnection, company_code: str) -> dict[str, str]:
     """Cost type code (folded, as the lines' codes are) -> description for one company."""
     return {
-        code: trim_text(description) or code
+        code: trim_key(description) or code
         for code, description in ((fold_key(r[0]), r[1]) for r in _query(conn, "cost_types", [company_code]))
         if code
     }
@@ -266,8 +263,8 @@ def normalise_line(row: Sequence[Any], amount: Callable[[object, str, Sequence[A
         trim_key(job),
         fold_key(phase),
         fold_key(cost_type),
-        trim_text(description),
-        trim_text(uom),
+        trim_key(description),
+        trim_key(uom),
         amount(qty, "Original_Est_Quantity", row),
         amount(unit_cost, "Est_Unit_Cost", row),
         amount(estimate, "Original_Est_Cost", row),

@@ -71,12 +71,13 @@ def job_totals(spectrum: Mapping[str, Any] | None, procore_total: Any) -> dict[s
     if spectrum:
         out.update({k: spectrum.get(k) for k in (*TOTAL_KEYS, "unreadable_rows")})
     out["procore"] = None if procore_total is None else str(procore_total)
-    s, p = _decimal(out["spectrum"]), _decimal(out["procore"])
+    s, p = decimal_or_none(out["spectrum"]), decimal_or_none(out["procore"])
     out["difference"] = exact_text(p - s) if s is not None and p is not None else None
     return out
 
 
-def _decimal(value: Any) -> Decimal | None:
+def decimal_or_none(value: Any) -> Decimal | None:
+    """The finite Decimal a value spells, or None (missing, not a number, NaN)."""
     if value is None or value == "":
         return None
     try:
@@ -118,7 +119,7 @@ def outcome_words(outcome: str, lines: int = 1) -> str:
 
 def line_difference(spectrum_amount: Any, procore_amount: Any) -> str | None:
     """Procore - Spectrum on one line (a side that is missing counts as zero); None when equal."""
-    s, p = _decimal(spectrum_amount) or Decimal(0), _decimal(procore_amount) or Decimal(0)
+    s, p = decimal_or_none(spectrum_amount) or Decimal(0), decimal_or_none(procore_amount) or Decimal(0)
     return None if s == p and (spectrum_amount is None) == (procore_amount is None) else exact_text(p - s)
 
 
@@ -131,13 +132,13 @@ def difference_groups(lines: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
             continue
         group = groups.setdefault(outcome, {"lines": 0, "amount": Decimal(0)})
         group["lines"] += 1
-        group["amount"] += _decimal(line.get("difference")) or Decimal(0)
+        group["amount"] += decimal_or_none(line.get("difference")) or Decimal(0)
     return {k: {"lines": g["lines"], "amount": exact_text(g["amount"])} for k, g in sorted(groups.items())}
 
 
 def money(value: Any) -> str:
     """'-1760.5' -> '-$1,760.50' (exact; '' when there is no amount)."""
-    number = _decimal(value)
+    number = decimal_or_none(value)
     if number is None:
         return ""
     text = format(abs(number).quantize(CENT, ROUND_HALF_UP), ",.2f")
@@ -145,7 +146,7 @@ def money(value: Any) -> str:
 
 
 def signed_money(value: Any) -> str:
-    number = _decimal(value)
+    number = decimal_or_none(value)
     if number is None:
         return ""
     return ("+" if number > 0 else "") + money(number)

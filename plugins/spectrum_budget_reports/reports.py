@@ -14,17 +14,19 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from include.budget_import.artifacts import reports_root
 from include.budget_import.job_keys import job_key, run_part
 from include.budget_import.job_states import REASON_LABELS, STATE_LABELS, reason_label, state_of
-from include.budget_import.totals import FAILING, money, outcome_words, signed_money
+from include.budget_import.totals import FAILING, decimal_or_none, money, outcome_words, signed_money
 
 # the pipeline's naming rules and words, re-exported for the app
-__all__ = ["REASON_LABELS", "STATE_LABELS", "job_key", "money", "outcome_words", "reason_label", "run_part", "signed_money", "state_of"]
+__all__ = ["REASON_LABELS", "STATE_LABELS", "decimal_or_none", "job_key", "money", "outcome_words", "reason_label", "reports_root", "run_part",
+           "signed_money", "state_of"]
 
 # --- names (the pipeline's own rules: include/budget_import/job_keys.py) ---------------------------
 _NAME = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,249}$")
@@ -35,25 +37,7 @@ def is_folder_name(text: str) -> bool:
     return bool(_NAME.match(text)) and text not in {".", ".."}
 
 
-def reports_root() -> Path:
-    """Same rule as the pipeline: BUDGET_IMPORT_REPORTS_DIR, else $AIRFLOW_HOME/budget_reports."""
-    configured = os.environ.get("BUDGET_IMPORT_REPORTS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
-
-
 # --- presentation helpers (no framework) ---------------------------------------------------------
-def decimal_or_none(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
-
-
 def money_change(before: Any, after: Any) -> str:
     """after - before with a sign ('+$330.00', '-$1,500.00'); '' when either side is missing."""
     b, a = decimal_or_none(before), decimal_or_none(after)
@@ -82,7 +66,7 @@ def parse_time(text: Any) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def when(text: Any) -> str:
@@ -90,7 +74,7 @@ def when(text: Any) -> str:
     moment = parse_time(text)
     if moment is None:
         return str(text or "")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --- states of a job on the Budgets page (the pipeline's own words: include/budget_import/job_states.py)
@@ -150,7 +134,8 @@ class Figures:
         load = stages.get("load") or {}
         api = load.get("api") or {}
         plan = load.get("plan") or {}
-        totals = result.get("totals") if isinstance(result.get("totals"), dict) else {}
+        given = result.get("totals")
+        totals: dict[str, Any] = given if isinstance(given, dict) else {}
         return cls(
             extracted=_int(extract.get("extracted")),
             line_items=_int(reshape.get("line_items")),
@@ -348,7 +333,7 @@ class JobReport:
 
 def _iso_mtime(path: Path) -> str:
     try:
-        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).isoformat(timespec="seconds")
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds")
     except OSError:
         return ""
 
@@ -509,6 +494,7 @@ class ReportStore:
             status_files = []
         recent: list[Path] | None = None
         rows = []
+        run: str | None
         for path in status_files:
             status = _dict(read_json(path))
             if status is None:

@@ -37,7 +37,7 @@ def _assert_budgets_match_oracle(demo_sample, emulator, run, tis, cluster) -> li
     assert ready, "the sample must have ready jobs"
     for spec in ready:
         assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"], (spec["company_code"], spec["job_number"])
-    imported = [t for t in tis if t["task_id"] == "load_job_override" and t["state"] == "success"]
+    imported = [t for t in tis if t["task_id"] == "load_job" and t["state"] == "success"]
     assert len(imported) >= len(ready), f"{len(imported)} import task instances succeeded for {len(ready)} ready jobs"
     summary = json.loads(next(Path(cluster.env["BUDGET_IMPORT_REPORTS_DIR"]).glob(f"runs/*{run['dag_run_id']}*/summary.json")).read_text())
     assert summary["failed_jobs"] == []

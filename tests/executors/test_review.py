@@ -71,17 +71,18 @@ def test_review_waits_for_a_person_and_each_choice_ends_as_chosen(postgres, demo
         assert "already has" in body and "Override" in body and "snapshot.pdf" in body, body
         assert cancel["detail"]["options"] == ["Override", "Keep existing and add", "Cancel"]
         assert cancel["run"]["state"] == "success" and cancel["tis"]["cancel_import"] == "success", (cancel["tis"], cluster.task_logs())
-        assert cancel["tis"]["load_override"] == "skipped" and cancel["tis"]["load_additive"] == "skipped"
+        assert cancel["tis"]["load_job"] == "skipped"
         assert fresh_emulator.budget(project) == existing, "Cancel wrote to Procore"
 
         added = _answer(cluster, trigger(), "Keep existing and add")
-        assert added["run"]["state"] == "success" and added["tis"]["load_additive"] == "success", added["tis"]
-        assert added["tis"]["load_override"] == "skipped"
+        assert added["run"]["state"] == "success" and added["tis"]["load_job"] == "success", added["tis"]
         assert fresh_emulator.budget(project) == additive
 
         overridden = _answer(cluster, trigger(), "Override")
-        assert overridden["run"]["state"] == "success" and overridden["tis"]["load_override"] == "success", overridden["tis"]
+        assert overridden["run"]["state"] == "success" and overridden["tis"]["load_job"] == "success", overridden["tis"]
         assert fresh_emulator.budget(project) == spec["expected_budget"]
         runs = Path(cluster.env["BUDGET_IMPORT_REPORTS_DIR"]) / "runs"
         results = [json.loads(p.read_text()) for p in runs.glob("review_test__*/01_19.50/result.json")]
         assert sorted(r["status"] for r in results) == ["cancelled", "synced", "synced"]
+        # the person's choice set the merge mode of the one load task (the run was triggered with override)
+        assert sorted(r["mode"] for r in results if r["status"] == "synced") == ["additive", "override"]

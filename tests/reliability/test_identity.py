@@ -74,7 +74,7 @@ def test_look_alike_job_numbers_import_into_their_own_projects(emu, demo_sample,
     assert len(folders) == 3, "two jobs share a report folder"
     for prepared in batch.prepared:
         job = prepared["request"]["job_number"]
-        result = load_prepared(api, prepared, run.job("01", job), "override")
+        result = load_prepared(api, prepared, run.job("01", job))
         assert result["status"] == "synced", result
     for n, (job, (_, amount)) in enumerate(JOBS.items()):
         project = FIRST_PROJECT + n
@@ -91,12 +91,14 @@ def test_look_alike_job_numbers_import_into_their_own_projects(emu, demo_sample,
 def test_a_load_whose_input_names_another_job_writes_nothing(emu, demo_sample, tmp_path):
     api, prepared = _prepare(emu, demo_sample, tmp_path, {"mixed": ["77 01", "77/01"]})
     run, batch = prepared["mixed"]
-    _, second = batch.prepared
-    # hand the second job's load the first job's input, as a shared folder once did
-    shutil.copy(run.job("01", "77 01").file("load_input.pkl"), run.job("01", "77/01").file("load_input.pkl"))
+    first, second = batch.prepared
+    # hand the second job's load the first job's input (a mixed-up reference, or a copied file)
     emu.clear_log()
     with pytest.raises(LoadIdentityError, match="nothing was written"):
-        load_prepared(api, second, run.job("01", "77/01"), "override")
+        load_prepared(api, {**second, "load_input": first["load_input"]}, run.job("01", "77/01"))
+    shutil.copy(first["load_input"], second["load_input"])
+    with pytest.raises(LoadIdentityError, match="nothing was written"):
+        load_prepared(api, second, run.job("01", "77/01"))
     assert emu.writes() == []
     record("identity", case="load_input_of_another_job", ok=True)
 
@@ -107,10 +109,10 @@ def test_a_load_whose_data_is_older_than_a_finished_newer_import_writes_nothing(
     api, prepared = _prepare(emu, demo_sample, tmp_path, {"nightly_older": ["77 01"], "manual_newer": ["77 01"]})
     (older, first_batch), (newer, second_batch) = prepared["nightly_older"], prepared["manual_newer"]
     first, second = first_batch.prepared[0], second_batch.prepared[0]
-    assert load_prepared(api, second, newer.job("01", "77 01"), "override")["status"] == "synced"
+    assert load_prepared(api, second, newer.job("01", "77 01"))["status"] == "synced"
     status_before = json.loads(newer.job("01", "77 01").status_path.read_text())
     emu.clear_log()
-    stale = load_prepared(api, first, older.job("01", "77 01"), "override")
+    stale = load_prepared(api, first, older.job("01", "77 01"))
     assert (stale["status"], stale["reason"]) == ("blocked", "superseded"), stale
     assert emu.writes() == []
     assert json.loads(older.job("01", "77 01").status_path.read_text()) == status_before  # the newer run's status stays
@@ -130,7 +132,7 @@ def test_after_a_run_failed_part_way_the_next_run_points_at_its_snapshot(emu, de
     crashed, batch = prepared["crashed"]
     set_faults(emu.url, {"rules": [{"kind": "error", "status": 500, "method": "DELETE", "path_contains": "/budget_line_items/", "times": 100}]})
     with pytest.raises(ProcoreUnavailableError):
-        load_prepared(api, batch.prepared[0], crashed.job("01", "77 01"), "override")
+        load_prepared(api, batch.prepared[0], crashed.job("01", "77 01"))
     set_faults(emu.url)
     write_failed_status("crashed", "01", "77 01", "the load failed part-way")  # what the task's failure callback does
     before = json.loads(crashed.job("01", "77 01").file("snapshot.json").read_text())
@@ -138,7 +140,7 @@ def test_after_a_run_failed_part_way_the_next_run_points_at_its_snapshot(emu, de
 
     api, prepared = _prepare_again(emu, demo_sample, tmp_path, "next")
     nxt, again = prepared
-    result = load_prepared(api, again.prepared[0], nxt.job("01", "77 01"), "override")
+    result = load_prepared(api, again.prepared[0], nxt.job("01", "77 01"))
     assert result["status"] == "synced" and result["stages"]["load"]["interrupted_run_snapshot"] == "crashed", result
     own = json.loads(nxt.job("01", "77 01").file("snapshot.json").read_text())
     assert own["lines"] != before["lines"], "the next run's snapshot is of the half-written budget"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.budget_import.pipeline import JobBlockedError, JobRequest, spectrum_prerequisites
+from include.budget_import.prerequisites import JobBlockedError, JobRequest, spectrum_prerequisites
 from include.budget_import.spectrum_source import job_number_core, near_jobs
 from include.budget_import.sql_files import load_sql
 

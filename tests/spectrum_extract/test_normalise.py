@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import pytest
 
 from include.budget_import.money import DB_SCALE, MoneyError, db_amount
-from include.budget_import.spectrum_source import normalise_line, normalise_lines, trim_key, trim_text
+from include.budget_import.spectrum_source import normalise_line, normalise_lines, trim_key
 
 
 def reference_db_amount(value: object) -> Decimal:
@@ -93,7 +93,7 @@ def test_negative_zero_is_folded():
 def test_trims_keep_their_meaning():
     assert trim_key("     19.50") == "19.50" and trim_key("   ") is None and trim_key(None) is None
     assert trim_key(_Str(" L ")) == "L" and trim_key(42) == "42"
-    assert trim_text(" Unit Masonry   ") == "Unit Masonry" and trim_text("") is None
+    assert trim_key(" Unit Masonry   ") == "Unit Masonry" and trim_key("") is None
 
 
 def test_normalise_lines_equals_normalise_line_row_by_row():

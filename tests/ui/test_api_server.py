@@ -145,10 +145,10 @@ def test_links_from_the_dag_run_and_task_instance_views(api_server: ApiServer):
 
     bearer = {"Authorization": f"Bearer {api_server.token()}"}
     tis = requests.get(f"{api_server.url}/api/v2/dags/spectrum_budget_nightly/dagRuns/{quote(run_id, safe='')}/taskInstances",
-                       params={"task_id": "load_job_override", "limit": 100}, headers=bearer, timeout=30)
+                       params={"task_id": "load_job", "limit": 100}, headers=bearer, timeout=30)
     assert tis.status_code == 200, tis.text
     mapped = next(t for t in tis.json()["task_instances"] if t["rendered_map_index"] == "01/20.01")
     job = session.get(f"{api_server.url}{PREFIX}/task-instance", timeout=30, params={
-        "dag_id": "spectrum_budget_nightly", "run_id": run_id, "task_id": "load_job_override", "map_index": mapped["map_index"]})
+        "dag_id": "spectrum_budget_nightly", "run_id": run_id, "task_id": "load_job", "map_index": mapped["map_index"]})
     assert job.status_code == 200 and job.url.endswith("/jobs/01_20.01"), "the mapped task instance opens its job's report"
     assert "Job <span class=\"mono\">01/20.01</span>" in job.text

@@ -187,7 +187,7 @@ def test_dag_run_and_task_instance_links(client):
     response = client.get("/dag-run", params={"dag_id": "spectrum_budget_nightly", "run_id": raw}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == f"/runs/{RUN_NIGHTLY}"
     assert client.get("/dag-run", params={"dag_id": "other", "run_id": "manual__1"}).status_code == 404
-    ti = {"dag_id": "spectrum_budget_nightly", "run_id": raw, "task_id": "load_job_override"}
+    ti = {"dag_id": "spectrum_budget_nightly", "run_id": raw, "task_id": "load_job"}
     mapped = client.get("/task-instance", params={**ti, "map_index": "3"}, follow_redirects=False)  # rendered as 01/21.10
     assert mapped.headers["location"] == f"/runs/{RUN_NIGHTLY}/jobs/01_21.10"
     unmapped = client.get("/task-instance", params={**ti, "task_id": "summarise", "map_index": "{MAP_INDEX}"}, follow_redirects=False)

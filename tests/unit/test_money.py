@@ -58,7 +58,7 @@ def test_rejects_csv_never_hands_a_spreadsheet_a_formula(tmp_path):
     import pandas as pd
 
     from include.budget_import.artifacts import RunFolder
-    from include.budget_import.pipeline import write_rejects
+    from include.budget_import.job_reports import write_rejects
 
     folder = RunFolder("r", root=tmp_path).job("01", "19.50")
     write_rejects(folder, pd.DataFrame({"description": ['=HYPERLINK("http://x","y")', "+cmd", "@SUM(A1)", "-x", "plain", "-5.00"],

@@ -1,6 +1,5 @@
 """The per-job write lock, with real competing processes (spawned: forking a threaded pytest can hang)."""
 import multiprocessing
-import time
 
 import pytest
 

@@ -47,8 +47,8 @@ REJECTED = {("06-600", "L"): "bad_amount"}  # 06-600 L: Spectrum's row unreadabl
 
 @pytest.fixture(autouse=True)
 def utc_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(snapshot.TIMEZONE_ENV, raising=False)
-    monkeypatch.delenv(snapshot.AIRFLOW_TIMEZONE_ENV, raising=False)
+    monkeypatch.delenv("BUDGET_IMPORT_TIMEZONE", raising=False)
+    monkeypatch.delenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", raising=False)
 
 
 def override_plan() -> MergePlan:

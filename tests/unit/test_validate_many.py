@@ -9,7 +9,7 @@ import pandas as pd
 
 from include.budget_import import quality
 from include.budget_import.artifacts import RunFolder
-from include.budget_import.handoff import read_exact_frame, write_exact_frame
+from include.budget_import.handoff import read_load_input, write_load_input
 from include.budget_import.reshape import extracted_frame
 
 D = Decimal
@@ -63,13 +63,16 @@ def test_failing_rows_name_the_jobs_own_row_ids():
     assert duplicate.element_count == 11 and duplicate.unexpected_count == 2 and not duplicate.success
 
 
-def test_hand_off_frames_keep_every_digit(tmp_path):
+def test_the_load_input_hand_off_keeps_every_digit_and_is_read_from_its_reference(tmp_path):
+    """The prepare task hands the load its input by reference (handoff); amounts come back exact."""
     folder = RunFolder("r", root=tmp_path).job("01", "10.00")
-    frame = extracted_frame([[row("10.00", "01-100", "L", "12345678901.2345", jtd="0.0001"), row("10.00", "01-200", "M", "-0.5000")]])
-    frame.loc[1, "est_quantity"] = D("1E+3")  # exponent form survives too
-    write_exact_frame(folder, "extracted", frame)
-    back = read_exact_frame(folder, "extracted")
-    for column in ("est_quantity", "est_unit_cost", "original_estimate", "jtd_cost"):
-        assert all(type(v) is Decimal for v in back[column])
-        assert [v.as_tuple() for v in back[column]] == [v.as_tuple() for v in frame[column]]
-    pd.testing.assert_frame_equal(back, frame)
+    items = pd.DataFrame({"cost_code": ["01-100", "01-200"], "cost_type": ["L", "M"], "description": ["A", "B"],
+                          "amount": [D("12345678901.23"), D("0.10")]})
+    codes = pd.DataFrame({"cost_code": ["01-100", "01-200"], "description": ["A", "B"]})
+    identity = {"company_code": "01", "job_number": "10.00", "procore_project_id": 7}
+    ref = write_load_input(folder, items, codes, {"L": "Labor"}, identity=identity, rejected={("01-300", "L"): "negative_estimate"})
+    back = read_load_input(ref)
+    assert [(d.cost_code, d.cost_type, d.amount) for d in back.desired()] == [("01-100", "L", D("12345678901.23")), ("01-200", "M", D("0.10"))]
+    assert all(type(d.amount) is Decimal for d in back.desired())
+    assert back.rejected == {("01-300", "L"): "negative_estimate"} and back.cost_types == {"L": "Labor"}
+    back.check_identity(identity)

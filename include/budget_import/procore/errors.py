@@ -27,6 +27,12 @@ class ProcoreError(RuntimeError):
         arrow = f" -> {status}" if status is not None else ""
         super().__init__(f"Procore {method} {path}{arrow}{where}: {message}")
 
+    @property
+    def retry_helps(self) -> bool:
+        """Whether trying again may succeed: a 4xx is Procore's answer to this very request (bad
+        credentials, no access, refused content) and comes back the same; anything else may pass."""
+        return not (self.status is not None and 400 <= self.status < 500)
+
     def __reduce__(self) -> tuple[Any, ...]:  # picklable (Airflow may ship exceptions between processes)
         return (_rebuild, (type(self), self.status, self.detail, self.method, self.path, self.project_id))
 

@@ -22,8 +22,7 @@ from requests import Session
 
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.client import ProcoreClient
-
-PROCORE_EXTRA_KEYS = ("login_url", "company_id", "companies", "timeout", "connect_timeout", "max_attempts", "max_wait_s")
+from include.budget_import.settings import PROCORE_EXTRA_KEYS, procore_extra
 
 
 class ProcoreHook(HttpHook):
@@ -57,7 +56,10 @@ class ProcoreHook(HttpHook):
             raise ValueError(f"Spectrum company {spectrum_company_code!r} is not mapped on connection {self.http_conn_id!r}: "
                              f"mapped companies are {', '.join(repr(c) for c in sorted(companies))} (extra.companies)")
         if extra.get("company_id") is None:
-            raise ValueError(f"connection {self.http_conn_id!r} maps no Procore company for Spectrum company {spectrum_company_code!r}: set extra.company_id or extra.companies")
+            raise ValueError(
+                f"connection {self.http_conn_id!r} maps no Procore company for Spectrum company {spectrum_company_code!r}: "
+                "set extra.company_id or extra.companies"
+            )
         return int(extra["company_id"])
 
     def spectrum_company_codes(self) -> list[str]:
@@ -71,12 +73,12 @@ class ProcoreHook(HttpHook):
         return ProcoreClient(
             session=session,
             api_base=self.base_url,
-            login_url=str(extra.get("login_url") or self.base_url),
+            login_url=str(procore_extra(extra, "login_url") or self.base_url),
             client_id=connection.login or "",
             client_secret=connection.password or "",
-            timeout=(float(extra.get("connect_timeout", 5)), float(extra.get("timeout", 60))),
-            max_attempts=int(extra.get("max_attempts", 8)),
-            max_wait_s=float(extra.get("max_wait_s", 120)),
+            timeout=(float(procore_extra(extra, "connect_timeout")), float(procore_extra(extra, "timeout"))),
+            max_attempts=int(procore_extra(extra, "max_attempts")),
+            max_wait_s=float(procore_extra(extra, "max_wait_s")),
         )
 
     def get_api(self) -> ProcoreBudgetApi:

@@ -7,18 +7,10 @@ manifest differs sets PROCORE_BUDGET_TOOL_NAMES / PROCORE_BUDGET_WRITE_LEVELS, c
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-BUDGET_TOOL_NAMES = ("budgeting", "budget")  # guess: the Budget tool's `name` in the manifest
-WRITE_LEVELS = ("standard", "admin")  # guess: user_access_level names that may change a budget
-
-
-def _setting(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = os.environ.get(name, "")
-    values = tuple(v.strip().lower() for v in raw.split(",") if v.strip())
-    return values or default
+from include.budget_import.settings import budget_tool_names, budget_write_levels
 
 
 @dataclass(frozen=True)
@@ -27,18 +19,18 @@ class BudgetAccess:
 
     @property
     def may_write(self) -> bool:
-        return self.level is not None and self.level.strip().lower() in _setting("PROCORE_BUDGET_WRITE_LEVELS", WRITE_LEVELS)
+        return self.level is not None and self.level.strip().lower() in budget_write_levels()
 
     def why_not(self, project_id: int) -> str:
         if self.level is None:
-            names = ", ".join(_setting("PROCORE_BUDGET_TOOL_NAMES", BUDGET_TOOL_NAMES))
+            names = ", ".join(budget_tool_names())
             return (f"Procore's permission manifest of project {project_id} names no Budget tool ({names}): "
                     "cannot confirm these credentials may change the budget")
         return f"these credentials have {self.level!r} access to the Budget tool of project {project_id}; importing needs Standard or Admin"
 
 
 def budget_access(tools: list[dict[str, Any]]) -> BudgetAccess:
-    names = _setting("PROCORE_BUDGET_TOOL_NAMES", BUDGET_TOOL_NAMES)
+    names = budget_tool_names()
     for tool in tools:
         if str(tool.get("name") or "").lower() in names:
             level = tool.get("user_access_level")

@@ -1,0 +1,91 @@
+"""Every setting a site can change, with its default, in one place: environment variables, connection
+ids and the `procore_api` connection's extra keys. Read when asked (not at import), so a test or a
+worker that sets one sees it. Stdlib only: the DAG files and the UI plugin read it too.
+
+Guesses about Procore that no public source settles are settings here too (marked "guess").
+"""
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+# --- Airflow wiring (read by the DAG files at parse time) ------------------------------------------
+SPECTRUM_CONN_ID = "spectrum_db"  # odbc connection to Spectrum's SQL Server (read only)
+PROCORE_CONN_ID = "procore_api"  # http connection to Procore (client id / secret, extras below)
+
+
+def procore_pool() -> str:
+    """The Airflow pool every task that calls Procore runs in: bounds the calls at once."""
+    return os.environ.get("SPECTRUM_BUDGET_PROCORE_POOL") or "procore_api"
+
+
+def nightly_schedule() -> str:
+    """The nightly's cron (UTC unless Airflow's default time zone says otherwise)."""
+    return os.environ.get("SPECTRUM_BUDGET_NIGHTLY_SCHEDULE") or "30 2 * * *"
+
+
+# --- where reports go, how long a writer waits ---------------------------------------------------
+def reports_root() -> Path:
+    """BUDGET_IMPORT_REPORTS_DIR, else $AIRFLOW_HOME/budget_reports."""
+    configured = os.environ.get("BUDGET_IMPORT_REPORTS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
+
+
+def lock_timeout_s() -> float:
+    """How long a second writer of one job waits for the first (BUDGET_IMPORT_LOCK_TIMEOUT_S)."""
+    return float(os.environ.get("BUDGET_IMPORT_LOCK_TIMEOUT_S") or 1800.0)
+
+
+def report_time_zones() -> tuple[str | None, str | None]:
+    """The zone reports show local times in: BUDGET_IMPORT_TIMEZONE, else Airflow's default time zone."""
+    return os.environ.get("BUDGET_IMPORT_TIMEZONE"), os.environ.get("AIRFLOW__CORE__DEFAULT_TIMEZONE")
+
+
+# --- what an unattended override may decide alone -------------------------------------------------
+def max_delete_share(name: str) -> Decimal:
+    """BUDGET_IMPORT_MAX_DELETE_SHARE / BUDGET_IMPORT_MAX_DELETE_VALUE_SHARE: the share of a budget's lines
+    (or of its value) an unattended override may delete before the job is held for review (0 to 1)."""
+    raw = os.environ.get(name, "").strip()
+    value = Decimal(raw) if raw else Decimal("0.5")
+    if not Decimal(0) <= value <= Decimal(1):
+        raise ValueError(f"{name} must be between 0 and 1, not {raw!r}")
+    return value
+
+
+# --- Procore guesses (no public source says) -------------------------------------------------------
+def _names(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    values = tuple(v.strip().lower() for v in os.environ.get(name, "").split(",") if v.strip())
+    return values or default
+
+
+def budget_tool_names() -> tuple[str, ...]:
+    """guess: the Budget tool's `name` in Procore's permission manifest (PROCORE_BUDGET_TOOL_NAMES)."""
+    return _names("PROCORE_BUDGET_TOOL_NAMES", ("budgeting", "budget"))
+
+
+def budget_write_levels() -> tuple[str, ...]:
+    """guess: the `user_access_level` names that may change a budget (PROCORE_BUDGET_WRITE_LEVELS)."""
+    return _names("PROCORE_BUDGET_WRITE_LEVELS", ("standard", "admin"))
+
+
+# --- the procore_api connection's extra --------------------------------------------------------------
+PROCORE_EXTRA_DEFAULTS: dict[str, Any] = {
+    "companies": {},  # Spectrum company code -> Procore company id (the whole map when given)
+    "company_id": None,  # the Procore company when there is one Spectrum company and no map
+    "login_url": None,  # OAuth host (default: the connection's host)
+    "connect_timeout": 5.0,  # seconds
+    "timeout": 60.0,  # seconds per answer
+    "max_attempts": 8,  # tries of one request (429 / 5xx / connection errors)
+    "max_wait_s": 120.0,  # longest Retry-After the client honours before giving up
+}
+PROCORE_EXTRA_KEYS = tuple(PROCORE_EXTRA_DEFAULTS)
+
+
+def procore_extra(extra: dict[str, Any], key: str) -> Any:
+    """A key of the procore_api connection's extra, or its default."""
+    value = extra.get(key)
+    return PROCORE_EXTRA_DEFAULTS[key] if value is None else value
