@@ -175,7 +175,7 @@ def run_scenario(emu, sample, tmp_path, scenario: Scenario, seed: int) -> None:
             continue
         spec = job_spec(manifest, company, job)
         loader = BudgetLoader(make_api(url), ProjectTarget(company, job, COMPANY_IDS[company], spec["procore_project_id"]))
-        left = plan_merge(read_load_input(folder).desired(), loader.existing_lines(), mode)
+        left = plan_merge(read_load_input(str(folder.file(LOAD_INPUT))).desired(), loader.existing_lines(), mode)
         if left.write_count:
             problems.append(f"{company}/{job}: a re-import would still write {left.counts()}")
     # a real limit is met as 429s (counted by the client) or as pauses before the window was spent
