@@ -1,6 +1,48 @@
 #!/usr/bin/env bash
 # The test command (`make test`, and so .ci/run). Tests start what they need (emulator, Airflow) themselves.
+#
+# Lint lane first: ruff and mypy over dags/ include/ plugins/ (settings: pyproject.toml, caches under
+# var/cache/), a few seconds warm; any finding stops the run before the slow suites.
+#   scripts/run-tests.sh                 lint lane, then the whole suite (what CI runs)
+#   scripts/run-tests.sh ARGS...         pytest ARGS only (a subset while working); LINT=1 adds the lane
+#   scripts/run-tests.sh --lint-only     the lane alone (`make lint`)
+#   SKIP_LINT=1 scripts/run-tests.sh     the whole suite without the lane (ignored under CI=true)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+lint_lane() {
+  local tool started took
+  for tool in ruff mypy; do
+    if [ ! -x ".venv/bin/$tool" ]; then
+      echo "lint: .venv/bin/$tool is missing: run \`make setup\` (it installs requirements.txt)" >&2
+      exit 2
+    fi
+  done
+  started=$(date +%s.%N)
+  local failed=()
+  .venv/bin/ruff check --quiet --output-format concise dags include plugins || failed+=(ruff)
+  .venv/bin/mypy dags include plugins || failed+=(mypy)
+  took=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "lint: FAILED (${failed[*]}): findings in dags/ include/ plugins/ above (${took} s); the tests were not run." >&2
+    echo "lint: settings in pyproject.toml; \`.venv/bin/ruff check --fix <files>\` fixes ruff's [*] ones." >&2
+    exit 1
+  fi
+  echo "lint: ruff and mypy clean on dags/ include/ plugins/ (${took} s)"
+}
+
+if [ "${1:-}" = "--lint-only" ]; then
+  lint_lane
+  exit 0
+fi
+if [ $# -eq 0 ]; then
+  if [ "${SKIP_LINT:-}" = "1" ] && [ "${CI:-}" != "true" ]; then
+    echo "lint: skipped (SKIP_LINT=1)"
+  else
+    lint_lane
+  fi
+elif [ "${LINT:-}" = "1" ]; then
+  lint_lane
+fi
 exec .venv/bin/python -m pytest "$@"
