@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-from include.budget_import.import_tasks import import_budgets
+from include.budget_import.import_tasks import PROCORE_POOL, import_budgets
 from include.budget_import.settings import nightly_schedule
 
 SCHEDULE = nightly_schedule()
@@ -63,7 +63,7 @@ job; latest status per job in `budget_reports/status/`.
     },
 )
 def spectrum_budget_nightly():
-    @task
+    @task(pool=PROCORE_POOL)
     def discover_jobs(params=None, run_id=None, ti=None) -> list:
         from include.budget_import import dag_tasks
 

@@ -82,7 +82,7 @@ def import_budgets(batches: PlainXComArg, *, review: bool) -> Any:
         if not review:
             return summarise(batches, blocked, prepared, loaded)
 
-        @task
+        @task(pool=PROCORE_POOL)
         def plan_review(jobs: Any, params: Any = None, run_id: Any = None) -> Any:
             from include.budget_import import dag_tasks
 
