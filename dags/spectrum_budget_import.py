@@ -5,13 +5,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
 
-from include.budget_import.import_tasks import import_budgets
-
-
-def _on_failure(context) -> None:
-    from include.budget_import import dag_tasks
-
-    dag_tasks.record_failure(context)
+from include.budget_import.import_tasks import TAGS, default_args, import_budgets
 
 DOC_MD = """
 ### Import one Spectrum budget into Procore
@@ -49,8 +43,8 @@ same project at once (a per-job lock; the second waits). Reports: `budget_report
     catchup=False,
     max_active_runs=1,
     doc_md=DOC_MD,
-    tags=["spectrum", "procore", "budget"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True, "on_failure_callback": _on_failure},
+    tags=TAGS,
+    default_args=default_args(retry_delay=timedelta(seconds=30)),
     params={
         "company_code": Param("01", type="string", pattern="^[A-Za-z0-9]{1,3}$", description="Spectrum company code (1-3 letters or digits)"),
         "job_number": Param("", type="string", minLength=1, maxLength=10, description="Spectrum job number, without padding"),

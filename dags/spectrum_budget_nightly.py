@@ -5,16 +5,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-from include.budget_import.import_tasks import PROCORE_POOL, import_budgets
+from include.budget_import.import_tasks import PROCORE_POOL, TAGS, default_args, import_budgets
 from include.budget_import.settings import nightly_schedule
 
 SCHEDULE = nightly_schedule()
 
-
-def _on_failure(context) -> None:
-    from include.budget_import import dag_tasks
-
-    dag_tasks.record_failure(context)
 
 DOC_MD = """
 ### Nightly Spectrum -> Procore budget refresh
@@ -47,14 +42,8 @@ job; latest status per job in `budget_reports/status/`.
     catchup=False,
     max_active_runs=1,
     doc_md=DOC_MD,
-    tags=["spectrum", "procore", "budget"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=15),
-        "on_failure_callback": _on_failure,
-    },
+    tags=TAGS,
+    default_args=default_args(retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15)),
     params={
         "merge_mode": Param("override", enum=["override", "additive"], description="override: Procore becomes Spectrum; additive: only add missing lines"),
         "dry_run": Param(False, type="boolean", description="Compute and report plans, write nothing"),

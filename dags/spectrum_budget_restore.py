@@ -5,15 +5,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
 
-from include.budget_import.settings import procore_pool
-
-PROCORE_POOL = procore_pool()
-
-
-def _on_failure(context) -> None:
-    from include.budget_import import dag_tasks
-
-    dag_tasks.record_failure(context)
+from include.budget_import.import_tasks import PROCORE_POOL, TAGS, default_args
 
 DOC_MD = """
 ### Restore a Procore budget from a pre-override snapshot
@@ -36,8 +28,8 @@ this waits for one), runs in the `procore_api` pool, retries, and writes the job
     catchup=False,
     max_active_runs=1,
     doc_md=DOC_MD,
-    tags=["spectrum", "procore", "budget"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True, "on_failure_callback": _on_failure},
+    tags=TAGS,
+    default_args=default_args(retry_delay=timedelta(seconds=30)),
     params={
         "snapshot_run_id": Param("", type="string", minLength=1, description="Run id of the override run that took the snapshot"),
         "company_code": Param("01", type="string", minLength=1, maxLength=3, description="Spectrum company code"),

@@ -8,6 +8,7 @@ their shapes are `task_values`, which `dag_tasks` declares and mypy checks.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
@@ -21,6 +22,21 @@ LOADED = AssetAlias("spectrum_budget_loaded")  # one event per job whose budget 
 REVIEW_TASK = "review_import"
 BLOCKED_KEY = "blocked"  # (dag_tasks.BLOCKED_KEY: the start task's XCom of the jobs it found blocked)
 REVIEW_OPTIONS = ["Override", "Keep existing and add", "Cancel"]
+
+
+TAGS = ["spectrum", "procore", "budget"]
+
+
+def record_failure(context: Any) -> None:
+    """Every writer's failure callback: name the job and the error in its status (dag_tasks.record_failure)."""
+    from include.budget_import import dag_tasks
+
+    dag_tasks.record_failure(context)
+
+
+def default_args(retry_delay: timedelta, **more: Any) -> dict[str, Any]:
+    """What every task of these DAGs gets: retries with exponential backoff, the failure callback."""
+    return {"retries": 2, "retry_delay": retry_delay, "retry_exponential_backoff": True, "on_failure_callback": record_failure, **more}
 
 
 def _label(text: str) -> None:

@@ -367,24 +367,27 @@ def job_facts_blocking(facts: list[tuple[bool, bool]]) -> list[str | None]:
     return [next((r for r in ("estimates_not_posted", "budget_not_locked") if n in failing.get(r, ())), None) for n in range(len(facts))]
 
 
+def _suite_by_line(frame: pd.DataFrame, expectations: list[tuple[str, Any]]) -> list[ExpectationResult]:
+    """A suite over a small frame of lines, failing rows named by their position (line_id)."""
+    if frame.empty:
+        return []
+    lines = frame.reset_index(drop=True).copy()
+    lines["line_id"] = range(len(lines))
+    results, _ = run_suite(lines, expectations, id_column="line_id")
+    return results
+
+
 def validate_line_items(line_items: pd.DataFrame) -> list[ExpectationResult]:
     """Suite on the reshaped line items: every line mapped to a Procore cost code and line item type,
     no duplicate combination. Failures here are bugs or Procore-side gaps, so they block the job."""
     if line_items.empty:
         return []
     ex = _gx().expectations
-    frame = line_items.reset_index(drop=True).copy()
-    frame["line_id"] = range(len(frame))
-    results, _ = run_suite(
-        frame,
-        [
-            ("mapped_cost_code", ex.ExpectColumnValuesToNotBeNull(column="cost_code_id")),
-            ("mapped_line_item_type", ex.ExpectColumnValuesToNotBeNull(column="line_item_type_id")),
-            ("unique_combination", ex.ExpectCompoundColumnsToBeUnique(column_list=["cost_code", "cost_type"])),
-        ],
-        id_column="line_id",
-    )
-    return results
+    return _suite_by_line(line_items, [
+        ("mapped_cost_code", ex.ExpectColumnValuesToNotBeNull(column="cost_code_id")),
+        ("mapped_line_item_type", ex.ExpectColumnValuesToNotBeNull(column="line_item_type_id")),
+        ("unique_combination", ex.ExpectCompoundColumnsToBeUnique(column_list=["cost_code", "cost_type"])),
+    ])
 
 
 def validate_reconciliation(reconciliation: pd.DataFrame) -> list[ExpectationResult]:
@@ -392,11 +395,6 @@ def validate_reconciliation(reconciliation: pd.DataFrame) -> list[ExpectationRes
     if reconciliation.empty:
         return []
     ex = _gx().expectations
-    frame = reconciliation.reset_index(drop=True).copy()
-    frame["line_id"] = range(len(frame))
-    results, _ = run_suite(
-        frame,
-        [("procore_equals_spectrum", ex.ExpectColumnPairValuesToBeEqual(column_A="spectrum_amount", column_B="procore_amount"))],
-        id_column="line_id",
-    )
-    return results
+    return _suite_by_line(reconciliation, [
+        ("procore_equals_spectrum", ex.ExpectColumnPairValuesToBeEqual(column_A="spectrum_amount", column_B="procore_amount")),
+    ])
