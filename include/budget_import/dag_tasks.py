@@ -170,12 +170,26 @@ def prepare_batch(batch: Batch, params: dict[str, Any], run_id: str) -> BatchOut
     return BatchOutcome(ready=prepared.prepared, blocked=prepared.blocked)
 
 
-def ready_jobs(prepared_batches: Any) -> list[PreparedJob]:
-    """Every prepared job of the batches that succeeded, in one list to map the loads over."""
-    return [job for batch in prepared_batches if batch for job in batch["ready"]]
+def ready_jobs(prepared_batches: Any, max_map_length: int | None = None) -> list[list[PreparedJob]]:
+    """Every prepared job of the batches that succeeded, in the groups the load is mapped over: one job
+    per load task (its own retries, named company/job), unless there are more jobs than Airflow maps
+    (`[core] max_map_length`, 1,024 by default): then consecutive jobs share a load task, as few per task
+    as that allows, so a night of any size is loaded."""
+    jobs = [job for batch in prepared_batches if batch for job in batch["ready"]]
+    limit = max_map_length if max_map_length is not None else _max_map_length()
+    size = max(1, -(-len(jobs) // max(limit, 1)))
+    if size > 1:
+        log.warning("%d jobs to load, more than max_map_length (%d): %d jobs per load task", len(jobs), limit, size)
+    return [jobs[start : start + size] for start in range(0, len(jobs), size)]
 
 
-def plan_review(jobs: list[PreparedJob], params: dict[str, Any], run_id: str) -> dict[str, Any]:
+def _max_map_length() -> int:
+    from airflow.configuration import conf
+
+    return conf.getint("core", "max_map_length", fallback=1024)
+
+
+def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """What each choice would do to the job's Procore budget as it stands, for the person who decides
     (no write); whether to ask one. No job ready (it was blocked): nothing to ask."""
     from include.budget_import.handoff import read_load_input
@@ -189,6 +203,7 @@ def plan_review(jobs: list[PreparedJob], params: dict[str, Any], run_id: str) ->
         write_snapshot,
     )
 
+    jobs = [job for group in groups for job in group]
     if not jobs:
         return {"ask": False, "review_body": ""}
     prepared = jobs[0]
@@ -219,8 +234,34 @@ REVIEW_CHOICES = {"Override": "override", "Keep existing and add": "additive"}  
 CANCEL = "Cancel"
 
 
+def load_group_label(group: list[PreparedJob]) -> str:
+    """A load task's name in the UI: its job ('01/19.50'), or its jobs' span ('01/10.00..01/19.50')."""
+    labels = [f"{p['request']['company_code']}/{p['request']['job_number']}" for p in group]
+    return labels[0] if len(labels) == 1 else f"{labels[0]}..{labels[-1]} ({len(labels)} jobs)"
+
+
+def load_jobs(group: list[PreparedJob], run_id: str, review_choice: str | None = None) -> list[dict[str, Any]]:
+    """The load task: each job of its group (one, unless the night has more jobs than Airflow maps).
+    A lone job's error fails the task (Airflow retries it). In a shared task a job's error is that job's
+    failed result and the others go on (a retry would repeat them all); the run's summary fails the run."""
+    if len(group) == 1:
+        return [load_job(group[0], run_id, review_choice)]
+    results = []
+    for prepared in group:
+        request = prepared["request"]
+        try:
+            results.append(load_job(prepared, run_id, review_choice))
+        except Exception as exc:
+            message = f"Spectrum budget import failed for job {request['company_code']}/{request['job_number']}: {exc}"
+            log.error("%s", message)
+            write_failed_status(run_id, request["company_code"], request["job_number"], message)
+            results.append({"company_code": request["company_code"], "job_number": request["job_number"], "status": "failed",
+                            "reason": "import_failed", "message": message, "run_id": run_id})
+    return results
+
+
 def load_job(prepared: PreparedJob, run_id: str, review_choice: str | None = None) -> dict[str, Any]:
-    """Plan and write one prepared job's budget, and its result (one mapped task per job, in both DAGs).
+    """Plan and write one prepared job's budget, and its result.
     The merge mode is the run's; a person's choice at review sets it instead, and approves the override."""
     request = prepared["request"]
     label = f"Job {request['company_code']}/{request['job_number']}"
@@ -232,11 +273,11 @@ def load_job(prepared: PreparedJob, run_id: str, review_choice: str | None = Non
     return {**result, "procore_company_id": request["procore_company_id"]}
 
 
-def cancel_import(jobs: list[PreparedJob], params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+def cancel_import(groups: list[list[PreparedJob]], params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     """The person chose Cancel: nothing is written; the job's result says so (who answered is in the
     review task's Required Action)."""
     results = []
-    for prepared in jobs:
+    for prepared in (job for group in groups for job in group):
         request, ready = pipeline.JobRequest(**prepared["request"]), prepared["ready"]
         folder = RunFolder(run_id).job(request.company_code, request.job_number)
         result = job_result(request, "cancelled", reason="cancelled_at_review", message="cancelled at review: nothing was written",
@@ -254,11 +295,12 @@ def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any
     when its job is blocked or held for review."""
     results = list(blocked or [])
     results += [r for batch in (prepared or []) if batch for r in batch["blocked"]]
-    results += [r for r in (loaded or []) if r]
+    results += [r for group in (loaded or []) if group for r in group]
     results += [r for group in (cancelled or []) if group for r in (group if isinstance(group, list) else [group])]
     jobs = [job for batch in batches or [] for job in batch["jobs"]]
     done = {(r["company_code"], r["job_number"]) for r in results}
-    missing = [f"{j['company_code']}/{j['job_number']}" for j in jobs if (j["company_code"], j["job_number"]) not in done]
+    failed = {(r["company_code"], r["job_number"]) for r in results if r["status"] == "failed"}
+    missing = [f"{j['company_code']}/{j['job_number']}" for j in jobs if (j["company_code"], j["job_number"]) not in done - failed]
     summary = {**summarise(results), "failed_jobs": missing}
     RunFolder(run_id).write_summary(summary)
     for line in summary_lines(summary):

@@ -76,14 +76,16 @@ def import_budgets(batches: PlainXComArg, *, review: bool) -> Any:
             return dag_tasks.ready_jobs(prepared)
 
         @task(map_index_template="{{ task_label }}", pool=PROCORE_POOL, outlets=[LOADED], trigger_rule="none_failed_min_one_success")
-        def load_job(job: Any, run_id: Any = None, outlet_events: Any = None, ti: Any = None) -> Any:
+        def load_job(jobs: Any, run_id: Any = None, outlet_events: Any = None, ti: Any = None) -> Any:
+            """One job (or, past max_map_length, a few consecutive ones): see dag_tasks.load_jobs."""
             from include.budget_import import dag_tasks
 
-            _label(f"{job['request']['company_code']}/{job['request']['job_number']}")
+            _label(dag_tasks.load_group_label(jobs))
             choice = ti.xcom_pull(task_ids=REVIEW_TASK, key="choice", map_indexes=-1) if review else None
-            result = dag_tasks.load_job(job, run_id, choice)
-            dag_tasks.emit_loaded_asset(result, outlet_events, LOADED)
-            return result
+            results = dag_tasks.load_jobs(jobs, run_id, choice)
+            for result in results:
+                dag_tasks.emit_loaded_asset(result, outlet_events, LOADED)
+            return results
 
         @task(trigger_rule="all_done")
         def summarise(batches: Any, blocked: Any, prepared: Any, loaded: Any, cancelled: Any = None, run_id: Any = None) -> Any:
@@ -94,7 +96,7 @@ def import_budgets(batches: PlainXComArg, *, review: bool) -> Any:
         blocked = XComArg(batches.operator, key=BLOCKED_KEY)
         prepared = prepare_batch.expand(batch=batches)
         jobs = ready_jobs(prepared)
-        loaded = load_job.expand(job=jobs)
+        loaded = load_job.expand(jobs=jobs)
         if not review:
             return summarise(batches, blocked, prepared, loaded)
 

@@ -78,3 +78,22 @@ def test_nightly_imports_every_linked_job_and_reports_every_blocked_one(demo_sam
     emulator.clear_log()
     run_dag(airflow_home, "spectrum_budget_nightly", {"merge_mode": mode, "dry_run": False, "company_codes": []})
     assert emulator.writes() == [], "a nightly run with nothing changed in Spectrum must write nothing"
+
+
+def test_a_night_with_more_jobs_than_airflow_maps_still_loads_every_job(demo_sample, emulator, airflow_home):
+    """[core] max_map_length lowered to 2 (1,024 by default): the demo's linked jobs no longer fit one load
+    task each, so consecutive jobs share load tasks, and every job still ends with the oracle's budget."""
+    emulator.reset()
+    manifest = demo_sample.manifest()
+    ready = [j for j in manifest["jobs"] if j["expected_status"] == "ready"]
+    assert len(ready) > 2, "the demo must have more ready jobs than the lowered limit"
+    run = run_dag({**airflow_home, "AIRFLOW__CORE__MAX_MAP_LENGTH": "2"}, "spectrum_budget_nightly",
+                  {"merge_mode": "override", "dry_run": False, "company_codes": []})
+    summary = read(run / "summary.json")
+    assert summary["failed_jobs"] == []
+    statuses = {(r["company_code"], r["job_number"]): r["status"] for r in summary["results"]}
+    for spec in ready:
+        assert statuses[(spec["company_code"], spec["job_number"])] == "synced", spec["job_number"]
+        assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"], spec["job_number"]
+    log = (run / "dags_test.log").read_text(encoding="utf-8")
+    assert "more than max_map_length (2)" in log, "the jobs were grouped because of the limit"

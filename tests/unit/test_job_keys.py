@@ -37,3 +37,4 @@ def test_an_over_long_job_number_gets_a_name_of_its_own() -> None:
     long_a, long_b = "9" * 10_000, "9" * 9_999 + "8"
     assert job_key("01", long_a) != job_key("01", long_b) and len(job_key("01", long_a)) < 80
     assert job_key("01", long_a) != job_key("01", "9" * 10)
+
