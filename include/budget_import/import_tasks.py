@@ -15,7 +15,10 @@ from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import AssetAlias, TaskGroup, XComArg, get_current_context, task
 from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
+from include.budget_import import log_safety
 from include.budget_import.settings import procore_pool
+
+log_safety.install()  # before any task of these DAGs reads a connection (see log_safety)
 
 PROCORE_POOL = procore_pool()  # bounds the tasks calling Procore at once
 LOADED = AssetAlias("spectrum_budget_loaded")  # one event per job whose budget was written
