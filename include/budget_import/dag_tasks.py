@@ -307,7 +307,9 @@ def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any
         log.info("%s", line)
     if missing:
         raise AirflowFailException(f"{len(missing)} job(s) failed to import (see their task logs): {', '.join(missing)}")
-    held = [r for r in results if r["status"] in ("blocked", "needs_review", "failed_reconciliation")] if fail_on_held else []
+    # (superseded: a newer run imported this job meanwhile; its status is the job's truth, nothing is held)
+    held = [r for r in results if r["status"] in ("blocked", "needs_review", "failed_reconciliation") and r.get("reason") != "superseded"] \
+        if fail_on_held else []
     if held:
         raise AirflowFailException("; ".join(f"Job {r['company_code']}/{r['job_number']} is {r['status'].replace('_', ' ')}"
                                              f"{' (' + r['reason'] + ')' if r.get('reason') else ''}: {r.get('message') or 'see its report'}" for r in held))
