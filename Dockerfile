@@ -26,9 +26,11 @@ RUN mkdir -p /opt/airflow/budget_reports /opt/airflow/emulator-data \
     && chown -R airflow:0 /opt/airflow/budget_reports /opt/airflow/emulator-data
 
 USER airflow
-# Exact pins of requirements.txt (apache-airflow==3.3.2 among them, so pip never changes Airflow itself).
-COPY --chown=airflow:0 requirements.txt /requirements/requirements.txt
-RUN pip install --no-cache-dir -r /requirements/requirements.txt
+# The runtime requirements only (tests and lint tools are in requirements-dev.txt, never in the image), within
+# constraints.txt: the same resolved set `make setup` installs and the tests run on. requirements.txt pins
+# apache-airflow==3.3.2, the base image's version, so pip never changes Airflow itself.
+COPY --chown=airflow:0 requirements.txt constraints.txt /requirements/
+RUN pip install --no-cache-dir -r /requirements/requirements.txt -c /requirements/constraints.txt
 
 # The code, so the image also runs without the compose bind mounts (which override these folders).
 # `include` (and `standins`, for the emulator service) are imported as packages from /opt/airflow.

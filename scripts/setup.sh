@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent set-up: Debian packages (ODBC manager and drivers) and the project virtualenv.
+# Idempotent set-up: Debian packages (ODBC manager and drivers, the compose CLI) and the project virtualenv
+# with everything the tests and the lint lane need: requirements-dev.txt (which includes the runtime
+# requirements.txt), always within constraints.txt, as the Dockerfile installs requirements.txt.
 # Called by `make demo` and `make test`; safe to run again (it only installs what is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +19,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-stamp=.venv/.installed-$(cat requirements.txt constraints.txt | sha1sum | cut -c1-12)
+stamp=.venv/.installed-$(cat requirements.txt requirements-dev.txt constraints.txt | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   echo "setup: installing Python packages into .venv (first run takes about a minute)"
   mkdir -p var
-  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -r requirements.txt -c constraints.txt; } >var/setup-pip.log 2>&1; then
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -r requirements-dev.txt -c constraints.txt; } >var/setup-pip.log 2>&1; then
     cat var/setup-pip.log >&2; echo "setup: pip install failed (log: var/setup-pip.log)" >&2; exit 1
   fi
   rm -f .venv/.installed-*
