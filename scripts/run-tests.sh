@@ -15,7 +15,7 @@ lint_lane() {
   local tool started took
   for tool in ruff mypy; do
     if [ ! -x ".venv/bin/$tool" ]; then
-      echo "lint: .venv/bin/$tool is missing: run \`make setup\` (it installs requirements.txt)" >&2
+      echo "lint: .venv/bin/$tool is missing: run \`make setup\` (it installs requirements-dev.txt)" >&2
       exit 2
     fi
   done

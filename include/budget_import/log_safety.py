@@ -9,12 +9,13 @@ again by `connections` before a connection is read (idempotent).
 """
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 OMITTED = "MaskSecret(<value omitted>)"
 
 
-def omit_masked_values(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def omit_masked_values(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: a MaskSecret message is logged without its value."""
     for key, value in list(event.items()):
         if type(value).__name__ == "MaskSecret":

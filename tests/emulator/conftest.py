@@ -146,7 +146,7 @@ class Emu:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A hung emulator must fail a test, not the whole run (pytest-timeout is in requirements.txt)."""
+    """A hung emulator must fail a test, not the whole run (pytest-timeout is in requirements-dev.txt)."""
     for item in items:
         if "tests/emulator" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.timeout(60))
