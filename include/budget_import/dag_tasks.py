@@ -302,9 +302,13 @@ def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any
     failed = {(r["company_code"], r["job_number"]) for r in results if r["status"] == "failed"}
     missing = [f"{j['company_code']}/{j['job_number']}" for j in jobs if (j["company_code"], j["job_number"]) not in done - failed]
     summary = {**summarise(results), "failed_jobs": missing}
-    RunFolder(run_id).write_summary(summary)
+    run = RunFolder(run_id)
+    run.write_summary(summary)
     for line in summary_lines(summary):
         log.info("%s", line)
+    from include.budget_import.retention import prune_runs
+
+    prune_runs(run.root, current_run=run_id)  # (BUDGET_IMPORT_KEEP_DAYS / _KEEP_RUNS)
     if missing:
         raise AirflowFailException(f"{len(missing)} job(s) failed to import (see their task logs): {', '.join(missing)}")
     # (superseded: a newer run imported this job meanwhile; its status is the job's truth, nothing is held)

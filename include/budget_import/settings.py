@@ -40,6 +40,16 @@ def lock_timeout_s() -> float:
     return float(os.environ.get("BUDGET_IMPORT_LOCK_TIMEOUT_S") or 1800.0)
 
 
+def keep_days() -> int:
+    """Run folders older than this many days may be removed (BUDGET_IMPORT_KEEP_DAYS, 0: no age limit)."""
+    return int(os.environ.get("BUDGET_IMPORT_KEEP_DAYS") or 90)
+
+
+def keep_runs() -> int:
+    """The newest this many run folders are always kept (BUDGET_IMPORT_KEEP_RUNS, 0: no count limit)."""
+    return int(os.environ.get("BUDGET_IMPORT_KEEP_RUNS") or 30)
+
+
 def report_time_zones() -> tuple[str | None, str | None]:
     """The zone reports show local times in: BUDGET_IMPORT_TIMEZONE, else Airflow's default time zone."""
     return os.environ.get("BUDGET_IMPORT_TIMEZONE"), os.environ.get("AIRFLOW__CORE__DEFAULT_TIMEZONE")

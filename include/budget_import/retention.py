@@ -1,0 +1,66 @@
+"""How long run folders are kept: reports are evidence (what was imported, the snapshot to restore from),
+but a nightly of 1,000 jobs writes a folder a night. A run folder is removed when it is older than
+BUDGET_IMPORT_KEEP_DAYS (default 90) *and* not among the newest BUDGET_IMPORT_KEEP_RUNS (default 30) —
+and never while a job's status names it (the Budgets page links the job's latest run there, and its
+snapshot is the one a restore would use). 0 for either setting turns that limit off.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from include.budget_import.job_keys import run_part
+from include.budget_import.settings import keep_days, keep_runs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pruned:
+    removed: list[str] = field(default_factory=list)
+    kept_for_status: list[str] = field(default_factory=list)
+
+
+def runs_named_by_status(root: Path) -> set[str]:
+    """The run folders that the jobs' latest statuses point at."""
+    named: set[str] = set()
+    for path in (root / "status").glob("*.json"):
+        try:
+            run_id = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if run_id:
+            named.add(run_part(str(run_id)))
+    return named
+
+
+def prune_runs(root: Path, *, now: float | None = None, days: int | None = None, runs: int | None = None,
+               current_run: str | None = None) -> Pruned:
+    """Remove the run folders past retention (see the module docstring); returns what it did."""
+    days = keep_days() if days is None else days
+    runs = keep_runs() if runs is None else runs
+    folder = root / "runs"
+    if not folder.is_dir() or (days <= 0 and runs <= 0):
+        return Pruned()
+    now = time.time() if now is None else now
+    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime, reverse=True)
+    protected = runs_named_by_status(root) | ({run_part(current_run)} if current_run else set())
+    done = Pruned()
+    for rank, path in enumerate(entries):
+        limits = [now - path.stat().st_mtime > days * 86400] if days > 0 else []
+        limits += [rank >= runs] if runs > 0 else []
+        if not all(limits):  # past every limit that is on
+            continue
+        if path.name in protected:
+            done.kept_for_status.append(path.name)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        done.removed.append(path.name)
+    if done.removed:
+        log.info("retention: removed %d run folder(s) (older than %d days and beyond the newest %d runs): %s",
+                 len(done.removed), days, runs, ", ".join(done.removed[:10]) + (" ..." if len(done.removed) > 10 else ""))
+    return done
