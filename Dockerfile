@@ -5,7 +5,7 @@ FROM apache/airflow:3.3.2-python3.11
 
 USER root
 # Microsoft ODBC Driver 18 for SQL Server and unixODBC, from Microsoft's repository for this image's Debian
-# release (Microsoft's documented install). msodbcsql18 asks for its EULA to be accepted.
+# release (Microsoft's documented install), and the snapshot PDF's fonts (DejaVu; Droid Sans Fallback for CJK). msodbcsql18 asks for its EULA to be accepted.
 # Pin the driver with --build-arg MSODBCSQL18_VERSION==18.x.y.z-1 (note the leading "=").
 ARG MSODBCSQL18_VERSION=""
 RUN set -eux; \
@@ -15,7 +15,8 @@ RUN set -eux; \
     dpkg -i /tmp/packages-microsoft-prod.deb; \
     rm /tmp/packages-microsoft-prod.deb; \
     apt-get update; \
-    ACCEPT_EULA=Y apt-get install -y --no-install-recommends "msodbcsql18${MSODBCSQL18_VERSION}" unixodbc; \
+    ACCEPT_EULA=Y apt-get install -y --no-install-recommends "msodbcsql18${MSODBCSQL18_VERSION}" unixodbc \
+        fonts-dejavu-core fonts-droid-fallback; \
     odbcinst -q -d -n "ODBC Driver 18 for SQL Server"; \
     apt-get autoremove -yqq --purge; \
     apt-get clean; \

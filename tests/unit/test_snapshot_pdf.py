@@ -210,8 +210,9 @@ def test_spanish_arabic_and_chinese_text_render(tmp_path: Path, monkeypatch: pyt
     assert "03-300 ????? S Subcontrato" in text, "a glyph no font has is '?', never silently dropped"
 
 
-@pytest.mark.skipif(not any(p.is_file() for p in snapshot.FALLBACK_FONTS), reason="no CJK fallback font installed (fonts-droid-fallback)")
 def test_chinese_is_drawn_with_an_installed_cjk_fallback_font(tmp_path: Path) -> None:
+    """apt-packages.txt (and the Dockerfile) install fonts-droid-fallback: `make setup` puts it here."""
+    assert any(p.is_file() for p in snapshot.FALLBACK_FONTS), "no CJK fallback font: run `make setup` (fonts-droid-fallback)"
     names = {"cost_codes": {"01-100": "混凝土工程"}, "cost_types": {}}
     assert "01-100 混凝土工程" in "\n".join(render(tmp_path, snapshot_payload(snapshot_label(READY), EXISTING[:1], TAKEN, names=names)))
 
