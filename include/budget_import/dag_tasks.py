@@ -218,8 +218,8 @@ def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id:
     override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
     url = None
     if existing:
-        names = {"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}
-        write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, now_iso(), plan=override, names=names)
+        write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, now_iso(), plan=override,
+                                                     names=load_input.names())
                        | {"stage": "review"})
         url = snapshot_link(folder.run.path.name, folder.path.name)
     name = ready.get("procore_project_name") or ready["procore_project_id"]

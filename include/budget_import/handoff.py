@@ -42,6 +42,10 @@ class LoadInput:
         with paused_gc():
             return desired_lines(self.line_items)
 
+    def names(self) -> dict[str, dict[str, str]]:
+        """Readable names beside codes, for plans and snapshots: cost code descriptions, cost type names."""
+        return {"cost_codes": self.cost_codes, "cost_types": self.cost_types}
+
     def line_item_types(self) -> dict[str, str]:
         """The cost types the line items use, with their names."""
         return {ct: self.cost_types.get(ct, ct) for ct in sorted(set(self.line_items["cost_type"]))}

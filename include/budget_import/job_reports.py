@@ -116,7 +116,7 @@ def blocked_result(request: JobRequest, exc: JobBlockedError, folder: JobFolder,
     """A blocked (or held) job's result and status, as run (mode, dry run), with Spectrum's figures when
     the job got as far as reading them (a job held for review)."""
     status = "needs_review" if exc.reason == "needs_review" else "blocked"
-    fields: dict[str, Any] = {"stages": stages, "totals": spectrum_side(stages)} if stages else {}
+    fields: dict[str, Any] = {"stages": stages, "totals": stage_totals(stages, None)} if stages else {}
     result = job_result(request, status, reason=exc.reason, message=str(exc), mode=request.merge_mode, dry_run=request.dry_run,
                         run_id=folder.run.run_id, **fields)
     folder.write_json("result.json", result)
@@ -125,9 +125,9 @@ def blocked_result(request: JobRequest, exc: JobBlockedError, folder: JobFolder,
     return result
 
 
-def spectrum_side(stages: dict[str, Any]) -> dict[str, Any]:
-    """The job's totals before anything is written: Spectrum's side only."""
-    return totals.job_totals((stages.get("reshape") or {}).get("totals"), None)
+def stage_totals(stages: dict[str, Any], procore_total: Any) -> dict[str, Any]:
+    """The job's totals from its reshape stage's figures and Procore's total (None before a load)."""
+    return totals.job_totals((stages.get("reshape") or {}).get("totals"), procore_total)
 
 
 def finished_result(request: JobRequest, ready: Mapping[str, Any], stages: dict[str, Any], folder: JobFolder) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def finished_result(request: JobRequest, ready: Mapping[str, Any], stages: dict[
         procore_project_id=ready["procore_project_id"], procore_project_name=ready.get("procore_project_name"),
         job_description=ready.get("job_description"), stages=stages, run_id=folder.run.run_id,
         prepared_at=loaded.get("prepared_at"),
-        totals=totals.job_totals((stages.get("reshape") or {}).get("totals"), loaded.get("procore_total")),
+        totals=stage_totals(stages, loaded.get("procore_total")),
         reconciliation=loaded.get("reconciliation"),
     )
     folder.write_json("result.json", result)

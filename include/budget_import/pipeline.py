@@ -155,7 +155,7 @@ def _load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input:
         existing = loader.existing_lines()
         plan = plan_merge(desired, existing, mode, load_input.rejected)
         write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": dry_run, "project_id": ready["procore_project_id"],
-                                           "names": {"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}})
+                                           "names": load_input.names()})
         held = needs_review(plan, existing) if mode == "override" and not review_approved else None
         if held:
             raise JobBlockedError("needs_review", f"({held}; plan.json lists every line)")
@@ -172,7 +172,7 @@ def _load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input:
             # crash mid-load keeps it rather than snapshot the half-written state (the review's is
             # replaced: the budget may have changed while the run waited for a person)
             write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, now_iso(), plan=plan,
-                                                         names={"cost_codes": load_input.cost_codes, "cost_types": load_input.cost_types}))
+                                                         names=load_input.names()))
         if dry_run:
             if plan.write_count:  # "ready to import" only when these credentials could write it
                 loader.require_write_permission()

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-CENT = Decimal("0.01")
+from include.budget_import.money import CENT, money_number
+
 TOTAL_KEYS = ("spectrum", "line_items", "skipped", "rejected")
 
 
 def exact_text(amount: Decimal) -> str:
     """Two decimals when that loses nothing ('1500.0000' -> '1500.00'), else every digit: a total of
     rows rejected for digits beyond cents keeps them, so the parts still add up to Spectrum's total."""
-    cents = amount.quantize(CENT, ROUND_HALF_UP)
-    return f"{cents if cents == amount else amount.normalize():f}"
+    return f"{money_number(amount):f}"
 
 
 def finite_sum(amounts: Iterable[Any]) -> tuple[Decimal, int]:
