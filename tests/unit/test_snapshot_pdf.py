@@ -264,7 +264,7 @@ def restore_into(server: EmulatorServer, payload: dict[str, Any], path: Path) ->
     requests.post(f"{server.base_url}/_emulator/reset", timeout=30).raise_for_status()
     path.write_text(json.dumps(payload), encoding="utf-8")
     client = ProcoreClient(session=requests.Session(), api_base=server.base_url, login_url=server.base_url, client_id="import-client",
-                           client_secret="s3cr3t", timeout=(2.0, 5.0), max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.1)
+                           client_secret="s3cr3t", timeout=(10.0, 60.0), max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.1)
     api = ProcoreBudgetApi(client)
     restore(BudgetLoader(api, ProjectTarget("01", "19.50", 1001, 2001)), path)
     state = requests.get(f"{server.base_url}/_emulator/state", params={"project_id": 2001}, timeout=30).json()
