@@ -35,6 +35,19 @@ def reports_root() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
 
 
+def state_db_url() -> str:
+    """BUDGET_IMPORT_STATE_DB (an SQLAlchemy URL; PostgreSQL in a deployment), else an SQLite file in the
+    local reports folder (include/budget_import/state_db.py)."""
+    configured = os.environ.get("BUDGET_IMPORT_STATE_DB", "").strip()
+    if configured:
+        return configured
+    root = str(reports_root())
+    if "://" in root and not root.startswith("file://"):
+        raise ValueError(f"reports go to {root}: set BUDGET_IMPORT_STATE_DB to a database every worker reaches "
+                         "(e.g. postgresql+psycopg2://user:password@host/db)")
+    return f"sqlite:///{Path(root.removeprefix('file://')) / 'budget_state.db'}"
+
+
 def lock_timeout_s() -> float:
     """How long a second writer of one job waits for the first (BUDGET_IMPORT_LOCK_TIMEOUT_S)."""
     return float(os.environ.get("BUDGET_IMPORT_LOCK_TIMEOUT_S") or 1800.0)

@@ -1,0 +1,53 @@
+"""The pipeline's own database: job status, run history, the per-project lock and the shared Procore
+request budget, in one place every worker, scheduler and api-server reaches.
+
+BUDGET_IMPORT_STATE_DB is an SQLAlchemy URL: PostgreSQL in a deployment (e.g.
+`postgresql+psycopg2://user:pw@host/db`, the same server as Airflow's metadata DB will do); the embedded
+default is an SQLite file beside the local reports (one machine, no extra service). Each module that
+keeps state defines its own tables on `METADATA` and calls `engine()`: the tables are created on first
+use (`CREATE TABLE IF NOT EXISTS`), so a new site needs no migration step.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from include.budget_import.settings import state_db_url
+
+METADATA = sa.MetaData()
+_ENGINES: dict[tuple[int, str], Engine] = {}
+_LOCK = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the UI) never block the writers (the tasks)
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def engine(url: str | None = None) -> Engine:
+    """The engine for this process (a forked worker gets its own: pooled connections never cross a fork);
+    the tables exist when it returns."""
+    url = url or state_db_url()
+    key = (os.getpid(), url)
+    with _LOCK:
+        found = _ENGINES.get(key)
+        if found is not None:
+            return found
+        if url.startswith("sqlite"):
+            made = sa.create_engine(url, connect_args={"timeout": 30}, poolclass=sa.pool.NullPool)
+            sa.event.listen(made, "connect", _sqlite_pragmas)
+        else:
+            made = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+        METADATA.create_all(made, checkfirst=True)
+        _ENGINES[key] = made
+        return made
+
+
+def dialect(url: str | None = None) -> str:
+    """`sqlite`, `postgresql`, ...: the lock and the rate budget use each database's own locking."""
+    return engine(url).dialect.name
