@@ -20,6 +20,7 @@ from include.budget_import.settings import state_db_url
 METADATA = sa.MetaData()
 _ENGINES: dict[tuple[int, str], Engine] = {}
 _LOCK = threading.Lock()
+_CREATE_LOCK_KEY = 0x6275646765745F73  # "budget_s": serialises CREATE TABLE IF NOT EXISTS across processes
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -43,9 +44,21 @@ def engine(url: str | None = None) -> Engine:
             sa.event.listen(made, "connect", _sqlite_pragmas)
         else:
             made = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
-        METADATA.create_all(made, checkfirst=True)
+        ensure_tables(made)
         _ENGINES[key] = made
         return made
+
+
+def ensure_tables(made: Engine, *tables: sa.Table) -> None:
+    """CREATE TABLE IF NOT EXISTS for `tables` (default: all of METADATA's). On PostgreSQL under an advisory
+    lock, so workers starting at once on a new database do not race (one creates, the others see it). For a
+    module whose tables were defined after its process made the engine."""
+    if made.dialect.name == "postgresql":
+        with made.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CREATE_LOCK_KEY})
+            METADATA.create_all(conn, tables=list(tables) or None, checkfirst=True)
+    else:
+        METADATA.create_all(made, tables=list(tables) or None, checkfirst=True)
 
 
 def dialect(url: str | None = None) -> str:

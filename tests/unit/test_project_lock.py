@@ -68,3 +68,50 @@ def test_lock_file_names_cannot_escape_the_lock_folder(tmp_path):
         with project_lock("01", "A", owner="x", root=tmp_path):
             with project_lock("01", "A", owner="y", timeout_s=0.2, root=tmp_path):
                 pass
+
+
+# --- the same on PostgreSQL: the lock every worker machine sees (a session advisory lock) ---------
+@pytest.fixture
+def pg_state_db(monkeypatch):
+    """BUDGET_IMPORT_STATE_DB set to a new PostgreSQL database (spawned processes inherit it)."""
+    from tests.state_dbs import postgres_state_db
+
+    with postgres_state_db("lock") as url:
+        monkeypatch.setenv("BUDGET_IMPORT_STATE_DB", url)
+        yield url
+
+
+def test_postgres_second_writer_waits_for_the_first_and_other_jobs_do_not(pg_state_db, tmp_path):
+    """The mutual-exclusion test above, with the lock in PostgreSQL (no lock file anywhere)."""
+    test_second_writer_of_one_job_waits_for_the_first_and_other_jobs_do_not(tmp_path)
+    assert not (tmp_path / "locks").exists(), "a PostgreSQL state DB must not lock through files"
+
+
+def test_postgres_busy_writer_names_the_holder_and_a_killed_holder_leaves_no_lock(pg_state_db, tmp_path):
+    import sqlalchemy as sa
+
+    from include.budget_import.project_lock import HOLDERS
+
+    with project_lock("01", "19.50", owner="run nightly-1", root=tmp_path) as hold:
+        assert hold.path is None and hold.where.startswith("pg_advisory_lock")
+        queue = CTX.Queue()
+        p = CTX.Process(target=_contend, args=(tmp_path, queue))
+        p.start()
+        message = queue.get(timeout=60)
+        p.join(60)
+    assert "nightly-1" in message and "19.50" in message and "since" in message
+    # a holder killed mid-write: its connection ends, and the server drops the lock with it
+    queue, release = CTX.Queue(), CTX.Event()
+    holder = CTX.Process(target=_hold, args=(tmp_path, "19.50", queue, release))
+    holder.start()
+    assert queue.get(timeout=60) == ("acquired", "19.50")
+    holder.kill()
+    holder.join(60)
+    with project_lock("01", "19.50", owner="after the crash", timeout_s=30, root=tmp_path) as hold:
+        assert hold.acquired_at > 0
+    engine = sa.create_engine(pg_state_db, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(HOLDERS)).scalar() == 0  # the next holder replaced the crashed row
+        assert conn.execute(sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                                    "(SELECT oid FROM pg_database WHERE datname = current_database())")).scalar() == 0
+    engine.dispose()
