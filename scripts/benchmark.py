@@ -572,7 +572,7 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
                 nightly.figures[name].add(job["stages"]["validate"]["rows"], job["stages"][name]["seconds"], peak, start_rss)
         extracted.clear()
         for job in prepared:
-            plan_timed(nightly, nightly_run.job(job["request"]["company_code"], job["request"]["job_number"]), args.mode)
+            plan_timed(nightly, nightly_run.job(job["request"]["company_code"], job["request"]["job_number"]), job["load_input"], args.mode)
 
     for batch in job_batches(jobs, args.jobs_per_batch):
         extracted: list[Any] = []
@@ -618,20 +618,20 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
                                  "jobs_per_batch": args.jobs_per_batch, "peak_rss_mb": max(d["peak_rss_mb"] for d in nightly_table)}
 
 
-def plan_timed(stages: Stages, folder: Any, mode: str) -> None:
+def plan_timed(stages: Stages, folder: Any, ref: Any, mode: str) -> None:
     """The plan part of the load stage without Procore: Procore already holds this very budget (the nightly's
     usual case: every line matched, nothing to write), and the plan report is written as the load writes it."""
-    from include.budget_import.handoff import LOAD_INPUT, read_load_input
+    from include.budget_import.handoff import discard_in_process, read_load_input
     from include.budget_import.job_reports import write_report
     from include.budget_import.plan import ExistingLine, plan_merge
 
-    ref = str(folder.file(LOAD_INPUT))  # where prepare_jobs stored it (its prepared job names it)
     existing = [ExistingLine(i, d.cost_code, d.cost_type, d.amount) for i, d in enumerate(read_load_input(ref).desired())]
     with stages.measure("plan") as m:
         desired = read_load_input(ref).desired()
         plan = plan_merge(desired, existing, mode)
         write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": True, "project_id": None})
         m["rows"] = len(desired)
+    discard_in_process(ref)
 
 
 # --------------------------------------------------------------------------- DAG files and per-task overhead

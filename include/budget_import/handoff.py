@@ -1,33 +1,41 @@
-"""What the prepare task hands the load task, exactly (amounts never pass through float): one module, so
-moving hand-offs to object storage changes this file only.
+"""What the prepare task hands the load task, exactly (amounts never pass through float): one module.
 
 The load input (`LoadInput`): the line items as plain columns, the cost codes Procore needs and the cost
-types' names, the job and project it is for, and the keys of rejected rows. Plain lists, not a pandas
-frame: a 1,000-line job's input pickles in a fraction of a millisecond (a frame takes several), which a
-nightly of 1,000 jobs pays twice per job (docs/performance.md). The prepare task returns its reference;
-the load task reads it from that reference, never from a path it recomputes.
+types' names, the job and project it is for, and the keys of rejected rows. It travels as an XCom of the
+prepare task (plain JSON: lists and strings, amounts as exact text), one per job under the key
+`load_input <job key>`; the prepared job carries its reference (task, map index, key), and the load task
+pulls exactly that XCom. So no worker needs another's disk: the value is in Airflow's metadata database,
+or, with Airflow's object-storage XCom backend (common-io provider; docs/deployment.md), in S3 / GCS
+past its size threshold. Outside an Airflow task (the benchmark, tests that prepare and load in one
+process) the hand-off stays in this process's memory, under the same kind of reference.
 """
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from include.budget_import.artifacts import JobFolder
 from include.budget_import.load import desired_lines
+from include.budget_import.job_keys import job_key
 from include.budget_import.plan import DesiredLine, paused_gc
+from include.budget_import.task_values import LoadInputRef
 
-LOAD_INPUT = "load_input.pkl"
+_IN_PROCESS: dict[str, dict[str, Any]] = {}  # the hand-offs made outside an Airflow task, by reference key
+
+XCOM_KEY = "load_input"  # + " <job key>": one XCom per job of a batch
 LOAD_COLUMNS = ("cost_code", "cost_type", "amount", "description")  # what the load reads of a line item
 
 
 class LoadIdentityError(ValueError):
     """A load's input names another job or Procore project than its task: nothing may be written."""
+
+
+class LoadInputMissingError(RuntimeError):
+    """The prepare task's hand-off is gone (its XCom cleared, or another process's memory): prepare again."""
 
 
 @dataclass(frozen=True)
@@ -79,23 +87,56 @@ def rejected_keys(left_out: pd.DataFrame) -> dict[tuple[str, str], str]:
 
 
 def write_load_input(folder: JobFolder, line_items: pd.DataFrame, cost_codes: pd.DataFrame, cost_types: dict[str, str],
-                     *, identity: Mapping[str, Any], rejected: dict[tuple[str, str], str]) -> str:
-    """Store a job's load input; returns the reference the load task is handed (`read_load_input`)."""
+                     *, identity: Mapping[str, Any], rejected: dict[tuple[str, str], str]) -> LoadInputRef:
+    """Hand a job's load input on (an XCom of the running task); returns the reference the load task is
+    given (`read_load_input`)."""
     columns = {c: line_items[c].tolist() for c in LOAD_COLUMNS}
     columns["amount"] = [str(v) for v in columns["amount"]]
     payload = {"line_items": columns, "cost_codes": dict(zip(cost_codes["cost_code"].tolist(), cost_codes["description"].tolist(), strict=True)),
                "cost_types": dict(cost_types), "identity": {**{k: identity.get(k) for k in IDENTITY_KEYS}, "prepared_at": prepared_at()},
                "rejected": [[code, ctype, reason] for (code, ctype), reason in sorted(rejected.items())]}
-    path = folder.file(LOAD_INPUT)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(path)  # atomic: a retried load never reads half a file
-    return str(path)
+    key = f"{XCOM_KEY} {job_key(folder.company_code, folder.job_number)}"
+    ti = _running_task()
+    if ti is None:
+        ref = in_process_ref(folder.run.run_id, folder.company_code, folder.job_number)
+        _IN_PROCESS[ref["key"]] = payload
+        return ref
+    ti.xcom_push(key=key, value=payload)  # a retried prepare task pushes it again (Airflow cleared the first)
+    return LoadInputRef(task_id=str(ti.task_id), map_index=int(ti.map_index if ti.map_index is not None else -1), key=key)
 
 
-def read_load_input(ref: str) -> LoadInput:
-    """The load input a prepare task stored under `ref` (today a file under the reports root)."""
-    payload = pickle.loads(Path(ref).read_bytes())
+def read_load_input(ref: LoadInputRef) -> LoadInput:
+    """The load input a prepare task handed on under `ref`."""
+    if ref["task_id"]:
+        ti = _running_task()
+        if ti is None:
+            raise LoadInputMissingError(f"the load input {ref['key']!r} is an XCom of task {ref['task_id']}: read it inside the run's tasks")
+        payload = ti.xcom_pull(task_ids=ref["task_id"], map_indexes=ref["map_index"], key=ref["key"])
+    else:
+        payload = _IN_PROCESS.get(ref["key"])
+    if not isinstance(payload, dict):
+        raise LoadInputMissingError(f"the load input {ref['key']!r} of task {ref['task_id'] or '(this process)'} is gone "
+                                    "(its XCom was cleared?): clear the job's prepare task too, so it is prepared again")
     return LoadInput(line_items=payload["line_items"], cost_codes=payload["cost_codes"], cost_types=payload["cost_types"],
                      identity=payload.get("identity") or {}, rejected={(c, t): r for c, t, r in payload.get("rejected") or []})
+
+
+def in_process_ref(run_id: str, company_code: str, job_number: str) -> LoadInputRef:
+    """The reference of a job's hand-off made outside Airflow (one process prepares and loads)."""
+    return LoadInputRef(task_id="", map_index=-1, key=f"{run_id}/{XCOM_KEY} {job_key(company_code, job_number)}")
+
+
+def discard_in_process(ref: LoadInputRef) -> None:
+    """Forget a hand-off kept in this process (the benchmark, done with a job): XComs are Airflow's to clear."""
+    if not ref["task_id"]:
+        _IN_PROCESS.pop(ref["key"], None)
+
+
+def _running_task() -> Any:
+    """The running Airflow task instance, or None outside a task."""
+    try:
+        from airflow.sdk import get_current_context
+
+        return get_current_context()["ti"]
+    except (ImportError, RuntimeError, KeyError):
+        return None

@@ -16,6 +16,7 @@ from include.budget_import.artifacts import JobFolder
 from include.budget_import.handoff import rejected_keys, write_load_input
 from include.budget_import.prerequisites import JobBlockedError, JobRequest
 from include.budget_import.reshape import ReshapeResult
+from include.budget_import.task_values import LoadInputRef
 
 
 def now_iso() -> str:
@@ -96,7 +97,7 @@ def validation_report(folder: JobFolder, rows: int, result: quality.RowValidatio
 
 
 def reshape_report(folder: JobFolder, result: ReshapeResult, cost_types: dict[str, str], seconds: float,
-                   ready: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+                   ready: Mapping[str, Any]) -> tuple[dict[str, Any], LoadInputRef]:
     """rejects.csv (every row left out, with its reason; the loaded ones are in plan.json) and what the
     load reads (handoff.LoadInput: naming the job and project it is for, and the keys of rejected rows).
     Returns the stage's figures and the hand-off's reference, which the load task is given."""

@@ -48,7 +48,7 @@ from include.budget_import.snapshot import (
     write_snapshot,
 )
 from include.budget_import.spectrum_source import DbConnection
-from include.budget_import.task_values import PreparedJob, ReadyJob
+from include.budget_import.task_values import LoadInputRef, PreparedJob, ReadyJob
 
 __all__ = ["JobBlockedError", "JobRequest", "import_job", "load_prepared", "reconcile"]
 
@@ -93,7 +93,7 @@ def project_target(ready: ReadyJob) -> ProjectTarget:
     return ProjectTarget(ready["company_code"], ready["job_number"], int(ready["procore_company_id"]), int(ready["procore_project_id"]))
 
 
-def load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input_ref: str, mode: str, dry_run: bool, *,
+def load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input_ref: LoadInputRef, mode: str, dry_run: bool, *,
          review_approved: bool = False) -> dict[str, Any]:
     """Plan and write under the job's lock, so two runs never write one project's budget at once."""
     with project_lock(ready["company_code"], ready["job_number"], owner=f"run {folder.run.run_id}", root=folder.run.root) as hold:

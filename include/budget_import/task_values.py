@@ -47,6 +47,15 @@ class ReadyJob(TypedDict):
     procore_project_number: str | None
 
 
+class LoadInputRef(TypedDict):
+    """Where a job's load input is (handoff): an XCom of the prepare task instance (`task_id`,
+    `map_index`, `key`); `task_id` empty for a hand-off kept in the process's memory (outside Airflow)."""
+
+    task_id: str
+    map_index: int
+    key: str
+
+
 class PreparedJob(TypedDict):
     """A job ready to load: its request, its facts, its stages' figures, and the reference of its load
     input (handoff.read_load_input)."""
@@ -54,7 +63,7 @@ class PreparedJob(TypedDict):
     request: RequestFields
     ready: ReadyJob
     stages: dict[str, Any]
-    load_input: str
+    load_input: LoadInputRef
 
 
 class BatchOutcome(TypedDict):

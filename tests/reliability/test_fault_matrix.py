@@ -27,7 +27,7 @@ import pyodbc
 import pytest
 
 from include.budget_import.artifacts import RunFolder
-from include.budget_import.handoff import LOAD_INPUT, read_load_input
+from include.budget_import.handoff import LoadInputMissingError, in_process_ref, read_load_input
 from include.budget_import.load import BudgetLoader, ProjectTarget
 from include.budget_import.pipeline import JobRequest, import_job
 from include.budget_import.plan import plan_merge
@@ -170,12 +170,13 @@ def run_scenario(emu, sample, tmp_path, scenario: Scenario, seed: int) -> None:
     problems += [f"secret or token leaked: {leak}" for leak in leaks[:3]]
     # re-planning every job against Procore as it now stands finds nothing left to write
     for (company, job), mode in modes.items():
-        folder = run.job(company, job)
-        if not folder.file(LOAD_INPUT).is_file():
-            continue
+        try:
+            load_input = read_load_input(in_process_ref(run.run_id, company, job))
+        except LoadInputMissingError:
+            continue  # not prepared (blocked or failed before its load input)
         spec = job_spec(manifest, company, job)
         loader = BudgetLoader(make_api(url), ProjectTarget(company, job, COMPANY_IDS[company], spec["procore_project_id"]))
-        left = plan_merge(read_load_input(str(folder.file(LOAD_INPUT))).desired(), loader.existing_lines(), mode)
+        left = plan_merge(load_input.desired(), loader.existing_lines(), mode)
         if left.write_count:
             problems.append(f"{company}/{job}: a re-import would still write {left.counts()}")
     # a real limit is met as 429s (counted by the client) or as pauses before the window was spent

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from include.budget_import.artifacts import RunFolder
+from include.budget_import import handoff
 from include.budget_import.handoff import LoadIdentityError
 from include.budget_import.pipeline import JobRequest, load_prepared
 from include.budget_import.prepare import PreparedBatch, prepare_jobs
@@ -92,11 +93,11 @@ def test_a_load_whose_input_names_another_job_writes_nothing(emu, demo_sample, t
     api, prepared = _prepare(emu, demo_sample, tmp_path, {"mixed": ["77 01", "77/01"]})
     run, batch = prepared["mixed"]
     first, second = batch.prepared
-    # hand the second job's load the first job's input (a mixed-up reference, or a copied file)
+    # hand the second job's load the first job's input (a mixed-up reference, or a copied value)
     emu.clear_log()
     with pytest.raises(LoadIdentityError, match="nothing was written"):
         load_prepared(api, {**second, "load_input": first["load_input"]}, run.job("01", "77/01"))
-    shutil.copy(first["load_input"], second["load_input"])
+    handoff._IN_PROCESS[second["load_input"]["key"]] = handoff._IN_PROCESS[first["load_input"]["key"]]  # a copied hand-off
     with pytest.raises(LoadIdentityError, match="nothing was written"):
         load_prepared(api, second, run.job("01", "77/01"))
     assert emu.writes() == []
