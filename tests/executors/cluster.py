@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,6 +280,7 @@ class Cluster:
     timings: Timings
     worker_names: list[str]
     db_name: str
+    homes: list[Path] = field(default_factory=list)  # every process's AIRFLOW_HOME (one, unless own_homes)
 
     def celery_results(self) -> dict[str, int]:
         """Task results Celery stored in its PostgreSQL result backend (table celery_taskmeta), by status."""
@@ -308,18 +309,27 @@ class Cluster:
 
     def run_dag(self, dag_id: str, conf: dict[str, Any], timeout: float, pool_slots: int = PROCORE_POOL_SLOTS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Unpause, create missing pools, trigger through the REST API, wait for a terminal state."""
+        return self.run_dags([(dag_id, conf)], timeout, pool_slots)[0]
+
+    def run_dags(self, runs: list[tuple[str, dict[str, Any]]], timeout: float,
+                 pool_slots: int = PROCORE_POOL_SLOTS) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Several DAG runs triggered together (one after the other through the REST API, no wait
+        between), each watched to its terminal state."""
         with self.timings.phase("dag parsed"):
-            self.wait_for_dag(dag_id)
-        self.api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        self.api.ensure_pools(dag_id, pool_slots)
-        run_id = f"executor_test__{self.executor}__{uuid.uuid4().hex[:8]}"
+            for dag_id in dict.fromkeys(d for d, _ in runs):
+                self.wait_for_dag(dag_id)
+                self.api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+                self.api.ensure_pools(dag_id, pool_slots)
+        run_ids = [f"executor_test__{self.executor}__{uuid.uuid4().hex[:8]}" for _ in runs]
         with self.timings.phase("dag run"):
-            self.api.trigger(dag_id, conf, run_id)
-            run = self.wait(f"{dag_id} run {run_id} to finish", lambda: _terminal(self.api.run(dag_id, run_id)), timeout, interval=2.0)
-        return run, self.api.task_instances(dag_id, run_id)
+            for (dag_id, conf), run_id in zip(runs, run_ids, strict=True):
+                self.api.trigger(dag_id, conf, run_id)
+            finished = [self.wait(f"{dag_id} run {run_id} to finish", lambda d=dag_id, r=run_id: _terminal(self.api.run(d, r)), timeout, interval=2.0)
+                        for (dag_id, _), run_id in zip(runs, run_ids, strict=True)]
+        return [(run, self.api.task_instances(dag_id, run_id)) for run, (dag_id, _), run_id in zip(finished, runs, run_ids, strict=True)]
 
     def task_logs(self, limit: int = 6000) -> str:
-        logs = sorted((self.home / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)[-4:]
+        logs = sorted((p for h in self.homes for p in (h / "logs").rglob("*.log")), key=lambda p: p.stat().st_mtime)[-4:]
         return "\n".join(f"--- {p}\n{p.read_text(encoding='utf-8', errors='replace')[-limit // 4:]}" for p in logs)
 
     def diagnostics(self) -> str:
@@ -338,12 +348,16 @@ def _terminal(run: dict[str, Any]) -> dict[str, Any] | None:
 
 @contextmanager
 def airflow_cluster(executor: str, base_env: dict[str, str], workdir: Path, *, workers: int = 2,
-                    worker_concurrency: int = 2, parallelism: int = 4) -> Iterator[Cluster]:
+                    worker_concurrency: int = 2, parallelism: int = 4, own_homes: bool = False,
+                    process_env: Callable[[str, dict[str, str]], dict[str, str]] | None = None) -> Iterator[Cluster]:
     """Migrate a fresh PostgreSQL metadata DB and start the production processes for `executor`
-    ("CeleryExecutor" or "LocalExecutor"); stop them all (and drop the DB, delete the Redis keys) after."""
+    ("CeleryExecutor" or "LocalExecutor"); stop them all (and drop the DB, delete the Redis keys) after.
+    `own_homes`: every process gets its own AIRFLOW_HOME (workdir/homes/<name>), as on machines that
+    share no disk; `process_env(name, env)` gives one process its own settings (e.g. its own paths)."""
     timings = Timings()
     celery = executor == "CeleryExecutor"
-    home = workdir / "airflow_home"
+    homes = workdir / "homes"
+    home = homes / "api-server" if own_homes else workdir / "airflow_home"
     home.mkdir(parents=True, exist_ok=True)
     marker = uuid.uuid4().hex
     with postgres_database() as db_name, redis_key_prefix() as key_prefix:
@@ -378,17 +392,28 @@ def airflow_cluster(executor: str, base_env: dict[str, str], workdir: Path, *, w
             })
         processes = Processes(workdir / "process_logs", marker)
         worker_names = [f"worker{i + 1}" for i in range(workers)] if celery else []
-        cluster = Cluster(executor, home, env, AirflowApi(api_url), processes, timings, worker_names, db_name)
+        cluster = Cluster(executor, home, env, AirflowApi(api_url), processes, timings, worker_names, db_name,
+                          homes=sorted({home, *(homes / n for n in ("scheduler", "dag-processor", *worker_names))}) if own_homes else [home])
+
+        def env_for(name: str, more: dict[str, str] | None = None) -> dict[str, str]:
+            own = {**env, **(more or {})}
+            if own_homes:
+                own["AIRFLOW_HOME"] = str(homes / name)
+                (homes / name).mkdir(parents=True, exist_ok=True)
+            return process_env(name, own) if process_env else own
+
         try:
             with timings.phase("db migrate"):
-                migrate(env)  # the project's own set-up: `airflow db migrate`, then the procore_api pool
+                migrate(env_for("api-server"))  # the project's own set-up: `airflow db migrate`, then the procore_api pool
             with timings.phase("services up"):
-                processes.start("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1"], env)
-                processes.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)
-                processes.start("dag-processor", [AIRFLOW, "dag-processor"], env)
+                processes.start("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1"], env_for("api-server"))
+                processes.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env_for("scheduler"))
+                processes.start("dag-processor", [AIRFLOW, "dag-processor"], env_for("dag-processor"))
                 for name in worker_names:
-                    worker_env = {**env, "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.executors.worker_hostname.hostname", "AIRFLOW_TEST_WORKER_NAME": name}
-                    processes.start(name, [AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", str(worker_concurrency), "--skip-serve-logs"], worker_env)
+                    worker_env = env_for(name, {"AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.executors.worker_hostname.hostname",
+                                                "AIRFLOW_TEST_WORKER_NAME": name})
+                    processes.start(name, [AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", str(worker_concurrency),
+                                           "--skip-serve-logs"], worker_env)
                 cluster.wait("the api-server to answer", cluster.api.healthy, timeout=90)
                 cluster.wait("the simple auth manager's generated passwords", (home / "simple_auth_manager_passwords.json.generated").exists, timeout=30)
                 cluster.api.login(home)
