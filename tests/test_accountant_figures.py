@@ -12,6 +12,7 @@ import pyodbc
 import pytest
 import requests
 
+from include.budget_import import job_status_store
 from include.budget_import.artifacts import RunFolder
 from include.budget_import.dag_tasks import summarise, summary_lines
 from include.budget_import.job_states import state_label, state_of
@@ -68,7 +69,7 @@ def test_spectrums_total_is_every_extracted_row_and_a_job_with_rejects_is_synced
     lines = summary_lines(summarise([result]))
     assert lines[0].startswith("01/20.01") and "SYNCED WITH EXCEPTIONS" in lines[0]
     assert f"rejected ${want['rejected']:,.2f}" in lines[1] and f"difference -${want['rejected']:,.2f}" in lines[1]
-    status = json.loads((run.root / "status" / "01_20.01.json").read_text(encoding="utf-8"))
+    status = job_status_store.read_status("01", "20.01", root=run.root)
     assert status["totals"] == totals, "the Budgets page reads the same figures"
 
 

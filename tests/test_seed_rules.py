@@ -9,6 +9,7 @@ import pyodbc
 import pytest
 import requests
 
+from include.budget_import import job_status_store
 from include.budget_import.artifacts import RunFolder
 from include.budget_import.pipeline import JobRequest, import_job
 from include.budget_import.procore.api import ProcoreBudgetApi
@@ -153,5 +154,5 @@ def test_rule_a_dry_run_lists_the_job_as_ready_to_import_and_writes_nothing(run_
     result = run_job("01", "20.01", dry_run=True)
     assert result["status"] == "dry_run"
     assert emulator.writes() == []
-    status = RunFolder("x", root=tmp_path).job("01", "20.01").read_status()
+    status = job_status_store.read_status("01", "20.01", root=RunFolder("x", root=tmp_path).root)
     assert status["status"] == "ready"

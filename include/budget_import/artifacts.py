@@ -4,7 +4,7 @@ Layout under the reports root (BUDGET_IMPORT_REPORTS_DIR, default $AIRFLOW_HOME/
   runs/<run id>/<job key>/        validation.json, rejects.csv, plan.json, snapshot.json, result.json
                                   (the per-job report) and load_input.pkl (what the load reads: handoff)
   runs/<run id>/summary.json      (the run's report across jobs)
-  status/<job key>.json           (latest status per job, for the Budgets page)
+  (each job's latest status and run history: the state database, job_status_store)
 A job key is one-to-one with (company, job number): see job_keys.
 load_input.pkl is the exact (Decimal) hand-off between tasks; people read the JSON and CSV. Stdlib only:
 the UI plugin reads the same layout through this module.
@@ -62,13 +62,4 @@ class JobFolder:
     def read_json(self, name: str) -> Any:
         return read_json(self.file(name))
 
-    @property
-    def status_path(self) -> Path:
-        return self.run.root / "status" / f"{job_key(self.company_code, self.job_number)}.json"
-
-    def write_status(self, payload: dict[str, Any]) -> Path:
-        """Latest status of this job, outside the run folder, for the Budgets page."""
-        return write_json(self.status_path, payload)
-
-    def read_status(self) -> dict[str, Any]:
-        return read_json(self.status_path) if self.status_path.is_file() else {}
+    # the job's latest status and run history live in the state database: job_status_store

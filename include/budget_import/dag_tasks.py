@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.budget_import import pipeline, totals
+from include.budget_import import job_status_store, pipeline, totals
 from include.budget_import.artifacts import RunFolder, read_json
 from include.budget_import.connections import procore_hook, spectrum_connection
 from include.budget_import.job_keys import job_key
@@ -409,7 +409,8 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
         "lock": {"waited_s": round(hold.waited_s, 3), "acquired_at": hold.acquired_at, "released_at": hold.released_at},
     }
     folder.write_json("result.json", result)
-    folder.write_status({k: v for k, v in result.items() if k != "plan"} | {"plan_counts": outcome.plan.counts()})
+    job_status_store.record_result(result, {k: v for k, v in result.items() if k != "plan"} | {"plan_counts": outcome.plan.counts()},
+                                   root=folder.run.root)
     return {k: result[k] for k in ("company_code", "job_number", "status", "message")}
 
 
@@ -432,7 +433,7 @@ def emit_loaded_asset(result: dict[str, Any], outlet_events: Any, alias: Any) ->
 
 
 def record_failure(context: dict[str, Any]) -> str:
-    """Failure callback: name the job and the reason in the log and in the job's status file."""
+    """Failure callback: name the job and the reason in the log and in the job's status (job_status_store)."""
     ti = context.get("task_instance") or context.get("ti")
     params = context.get("params") or {}
     label = getattr(ti, "rendered_map_index", None) or ""
@@ -461,8 +462,8 @@ def _reported_by_this_run(run_id: str, company_code: str, job_number: str) -> bo
 
 
 def write_failed_status(run_id: str, company_code: str, job_number: str, message: str) -> None:
-    """The job's latest status: failed, with the error (the Budgets page shows it)."""
-    RunFolder(run_id).job(company_code, job_number).write_status(
+    """The job's latest status and its run's history row: failed, with the error (the Budgets page shows it)."""
+    job_status_store.record_status(
         {"company_code": company_code, "job_number": job_number, "status": "failed", "reason": "import_failed", "message": message,
-         "finished_at": now_iso(), "run_id": run_id}
+         "finished_at": now_iso(), "run_id": run_id}, root=RunFolder(run_id).root,
     )

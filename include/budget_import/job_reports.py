@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from include.budget_import import quality, totals
+from include.budget_import import job_status_store, quality, totals
 from include.budget_import.artifacts import JobFolder
 from include.budget_import.handoff import rejected_keys, write_load_input
 from include.budget_import.prerequisites import JobBlockedError, JobRequest
@@ -93,7 +93,9 @@ def validation_report(folder: JobFolder, rows: int, result: quality.RowValidatio
     counts: dict[str, int] = {}
     for reason in result.reasons.values():
         counts[reason] = counts.get(reason, 0) + 1
-    return {"rows": rows, "by_reason": counts, "seconds": round(seconds, 3)}
+    passed = sum(1 for r in result.results if r.success)
+    return {"rows": rows, "by_reason": counts, "expectations_passed": passed, "expectations_failed": len(result.results) - passed,
+            "seconds": round(seconds, 3)}
 
 
 def reshape_report(folder: JobFolder, result: ReshapeResult, cost_types: dict[str, str], seconds: float,
@@ -121,8 +123,8 @@ def blocked_result(request: JobRequest, exc: JobBlockedError, folder: JobFolder,
     result = job_result(request, status, reason=exc.reason, message=str(exc), mode=request.merge_mode, dry_run=request.dry_run,
                         run_id=folder.run.run_id, **fields)
     folder.write_json("result.json", result)
-    if exc.reason != "superseded":  # the newer run's status is the truth of this job
-        folder.write_status(result)
+    # the run's history row always; the job's status unless superseded (the newer run's status is the truth of this job)
+    job_status_store.record_result(result, None if exc.reason == "superseded" else result, root=folder.run.root)
     return result
 
 
@@ -143,10 +145,13 @@ def finished_result(request: JobRequest, ready: Mapping[str, Any], stages: dict[
         reconciliation=loaded.get("reconciliation"),
     )
     folder.write_json("result.json", result)
-    if not request.dry_run:
-        folder.write_status(result)
-    elif sum(loaded["plan"][k] for k in ("create", "update", "delete")) or folder.read_status().get("status") != "synced":
+    root = folder.run.root
+    latest: dict[str, Any] | None = result
+    if request.dry_run:
         # A dry run fills the "Ready to Import" list: status `ready` with the plan it would apply
         # (a synced job with nothing to change stays synced).
-        folder.write_status({**result, "status": "ready"})
+        changes = sum(loaded["plan"][k] for k in ("create", "update", "delete"))
+        synced = job_status_store.read_status(request.company_code, request.job_number, root=root).get("status") == "synced"
+        latest = {**result, "status": "ready"} if changes or not synced else None
+    job_status_store.record_result(result, latest, root=root)
     return result

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +122,7 @@ def store_url(root: object | None = None) -> str:
 
 
 _READY: set[tuple[int, str]] = set()
+_FIRST_USE_ATTEMPTS = 8
 
 
 def store_engine(root: object | None = None, *, url: str | None = None) -> Engine:
@@ -132,18 +134,21 @@ def store_engine(root: object | None = None, *, url: str | None = None) -> Engin
         raise ValueError(f"job status store: database {backend!r} is not supported; "
                          "BUDGET_IMPORT_STATE_DB must be an SQLite or PostgreSQL URL")
     key = (os.getpid(), url)
-    try:
-        eng = state_db.engine(url)
-    except sa.exc.DBAPIError:  # two processes' first use of a new database: the other created the tables first
-        eng = state_db.engine(url)
-    if key not in _READY:
+    for attempt in range(_FIRST_USE_ATTEMPTS):
         try:
-            state_db.METADATA.create_all(eng, tables=[JOB_STATUS, JOB_RUNS], checkfirst=True)
-        except sa.exc.DBAPIError:  # another process created them between the check and the CREATE
-            if not {JOB_STATUS.name, JOB_RUNS.name} <= set(sa.inspect(eng).get_table_names()):
+            eng = state_db.engine(url)
+            if key not in _READY:
+                state_db.METADATA.create_all(eng, tables=[JOB_STATUS, JOB_RUNS], checkfirst=True)
+                _READY.add(key)
+            return eng
+        except sa.exc.DBAPIError:
+            # Two processes' first use of a new database: create_all checks, then creates, so the other may
+            # create a table in between ("already exists"; SQLite: "database is locked" while it does).
+            # The next attempt finds the tables.
+            if attempt == _FIRST_USE_ATTEMPTS - 1:
                 raise
-        _READY.add(key)
-    return eng
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _reader(root: object | None) -> Engine | None:

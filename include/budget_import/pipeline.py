@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from include.budget_import import quality, totals
+from include.budget_import import job_status_store, quality, totals
 from include.budget_import.artifacts import JobFolder, RunFolder
 from include.budget_import.handoff import LoadInput, read_load_input
 from include.budget_import.job_reports import (
@@ -117,7 +117,7 @@ def _snapshot_stage(folder: JobFolder) -> str | None:
 def interrupted_run(folder: JobFolder) -> str | None:
     """The earlier run of this job whose import failed part-way, when it left a snapshot: that snapshot is
     the budget before anything was written, where this run's own may be of a half-written budget."""
-    status = folder.read_status()
+    status = job_status_store.read_status(folder.company_code, folder.job_number, root=folder.run.root)
     run_id = status.get("run_id")
     if status.get("status") != "failed" or not run_id:
         return None
@@ -130,7 +130,7 @@ def interrupted_run(folder: JobFolder) -> str | None:
 def newer_write(folder: JobFolder, prepared: str | None) -> str | None:
     """Another run's write of this job from Spectrum data newer than ours (an import prepared later, or a
     restore started later) that finished while this load waited: writing ours would put back older data."""
-    status = folder.read_status()
+    status = job_status_store.read_status(folder.company_code, folder.job_number, root=folder.run.root)
     theirs = status.get("prepared_at")
     if not prepared or not theirs or status.get("run_id") == folder.run.run_id or status.get("status") not in ("synced", "restored"):
         return None

@@ -3,16 +3,20 @@ but a nightly of 1,000 jobs writes a folder a night. A run folder is removed whe
 BUDGET_IMPORT_KEEP_DAYS (default 90) *and* not among the newest BUDGET_IMPORT_KEEP_RUNS (default 30) —
 and never while a job's status names it (the Budgets page links the job's latest run there, and its
 snapshot is the one a restore would use). 0 for either setting turns that limit off.
+
+Status and history live in the state database (job_status_store), not in run folders: a job's status row
+is never pruned, and its run history rows are kept too (one short row per job and run, the audit trail of
+every run's figures); the job page shows a run whose folder is gone without a link.
 """
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from include.budget_import import job_status_store
 from include.budget_import.job_keys import run_part
 from include.budget_import.settings import keep_days, keep_runs
 
@@ -27,15 +31,7 @@ class Pruned:
 
 def runs_named_by_status(root: Path) -> set[str]:
     """The run folders that the jobs' latest statuses point at."""
-    named: set[str] = set()
-    for path in (root / "status").glob("*.json"):
-        try:
-            run_id = json.loads(path.read_text(encoding="utf-8")).get("run_id")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if run_id:
-            named.add(run_part(str(run_id)))
-    return named
+    return {run_part(run_id) for run_id in job_status_store.status_run_ids(root=root)}
 
 
 def prune_runs(root: Path, *, now: float | None = None, days: int | None = None, runs: int | None = None,

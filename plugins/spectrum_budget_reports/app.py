@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 ASSETS: dict[str, tuple[str, str]] = {"style.css": ("static/style.css", "text/css; charset=utf-8")}
 CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+HISTORY_ROWS = 20  # runs a job page lists (newest first)
 
 # (dag_id, run_id, task_id, map_index) -> the mapped task instance's label ("company/job") or None.
 TaskLabelResolver = Callable[[str, str, str, int], "str | None"]
@@ -166,7 +167,8 @@ def create_app(root: Path | None = None, *, task_label: TaskLabelResolver = airf
         report = reports.job(run, key)
         if report is None:
             return not_found(request, "This run has no report for this job.")
-        return page(request, "job.html", title=f"Job {report.row.label}", active="budgets", job=report, row=report.row)
+        return page(request, "job.html", title=f"Job {report.row.label}", active="budgets", job=report, row=report.row,
+                    history=reports.job_history(key, HISTORY_ROWS), history_limit=HISTORY_ROWS)
 
     @app.get("/runs/{run}/jobs/{key}/files/{name}")
     def download(run: str, key: str, name: str, reports: rp.ReportStore = Depends(store)) -> FileResponse:

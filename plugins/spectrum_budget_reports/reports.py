@@ -1,10 +1,11 @@
-"""Reading the budget import's report files for the UI: plain Python (stdlib only), typed, testable.
+"""Reading the budget import's reports for the UI: plain Python (stdlib and SQLAlchemy), typed, testable.
 
 The pipeline (include/budget_import/artifacts.py) writes, under the reports root:
   runs/<run folder>/summary.json              the run's jobs with status and figures
   runs/<run folder>/<company>_<job>/          result.json, validation.json, line_item_validation.json,
                                               rejects.csv, plan.json, snapshot.json(.pdf), reconciliation.json
-  status/<company>_<job>.json                 the latest (non dry-run) status of each job
+and each job's latest status and run history in the state database (include/budget_import/job_status_store.py:
+BUDGET_IMPORT_STATE_DB, by default an SQLite file in the reports root).
 This module only reads them. It must stay light: the plugin is imported by every Airflow process.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from include.budget_import import job_status_store
 from include.budget_import.artifacts import reports_root
 from include.budget_import.job_keys import job_key, run_part
 from include.budget_import.job_states import REASON_LABELS, STATE_LABELS, reason_label, state_of
@@ -331,6 +333,23 @@ class JobReport:
         )
 
 
+@dataclass(frozen=True)
+class HistoryRow:
+    """One run of a job on its page's history table."""
+
+    record: job_status_store.RunRecord
+    run_folder: str | None  # None: the run's folder is gone (retention) or on another machine
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.record.state, self.record.state)
+
+    @property
+    def finished_at(self) -> str:
+        moment = self.record.finished_at if self.record.finished_at is not None else self.record.recorded_at
+        return moment.isoformat()
+
+
 def _iso_mtime(path: Path) -> str:
     try:
         return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds")
@@ -344,13 +363,11 @@ CSV_FIELD_BYTES = 16 * 1024 * 1024  # the pipeline cuts fields at 32,000 charact
 class ReportStore:
     """Read-only access to one reports root. Every path it opens is built from checked names."""
 
-    RECENT_RUNS = 10  # runs searched for the run of a status that does not name it (a blocked job)
     MAX_REJECT_ROWS = 500  # rows of rejects.csv shown on a page (the download has them all)
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
-        self.status_dir = self.root / "status"
 
     # runs ---------------------------------------------------------------------------------------
     def run_folders(self) -> list[Path]:
@@ -486,42 +503,36 @@ class ReportStore:
 
     # the Budgets page ----------------------------------------------------------------------------
     def budget_jobs(self) -> list[JobRow]:
-        """Every job with a status file, in its latest state (synced, ready, blocked, failed), each
-        linked to the run folder that wrote that state."""
-        try:
-            status_files = [p for p in self.status_dir.iterdir() if p.suffix == ".json" and is_folder_name(p.stem)]
-        except OSError:
-            status_files = []
-        recent: list[Path] | None = None
+        """Every job with a status, in its latest state (synced, ready, blocked, failed): one query of
+        the state database, each row linked to the run folder that wrote that state (when it is there)."""
         rows = []
-        run: str | None
-        for path in status_files:
-            status = _dict(read_json(path))
-            if status is None:
+        for status in job_status_store.latest_statuses(root=self.root):
+            if not status.payload or not is_folder_name(status.key):
                 continue
-            named = self.run_path(str(status["run_id"])) if status.get("run_id") else None
-            if named is not None:
-                run, has_report = named.name, (named / path.stem).is_dir()
-            else:
-                recent = self.run_folders()[: self.RECENT_RUNS] if recent is None else recent
-                run, has_report = self._run_with_result(path.stem, status, recent), True
-            rows.append(JobRow.from_result(status, run, key=path.stem, has_report=has_report))
+            named = self.run_path(status.run_id) if status.run_id else None
+            run, has_report = (named.name, (named / status.key).is_dir()) if named is not None else (None, False)
+            rows.append(JobRow.from_result(status.payload, run, key=status.key, has_report=has_report))
         rows.sort(key=lambda r: (r.company_code, _job_sort_key(r.job_number), r.key))
         return rows
 
-    def _run_with_result(self, key: str, status: dict[str, Any], runs: list[Path]) -> str | None:
-        """A status without its run id (a blocked job): the newest recent run whose result for the job
-        is this very status."""
-        for run in runs:
-            result = _dict(read_json(run / key / "result.json"))
-            if result and result.get("finished_at") == status.get("finished_at") and result.get("status") == status.get("status"):
-                return run.name
-        return None
+    def job_history(self, key: str, limit: int = 20) -> list[HistoryRow]:
+        """The job's runs, newest first, each with its run folder when that is still there."""
+        if not is_folder_name(key):
+            return []
+        out = []
+        for record in job_status_store.job_history_by_key(key, limit=limit, root=self.root):
+            named = self.run_path(record.run_id)
+            out.append(HistoryRow(record, named.name if named is not None and (named / key).is_dir() else None))
+        return out
 
     def find_job_run(self, key: str) -> str | None:
-        """The newest run folder that has a folder for this job."""
+        """The run folder of the job's newest recorded result; for reports from before the state
+        database, the newest run folder that has a folder for this job."""
         if not is_folder_name(key):
             return None
+        for row in self.job_history(key, limit=5):
+            if row.run_folder:
+                return row.run_folder
         for run in self.run_folders():
             if (run / key).is_dir():
                 return run.name

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from include.budget_import import job_status_store
 from include.budget_import.project_lock import project_lock
 from scripts.local_airflow import airflow_env, dags_test, procore_target_from_fixture
 from tests.e2e.conftest import read, run_dag
@@ -36,14 +37,14 @@ def test_override_snapshots_first_and_restore_puts_the_budget_back_exactly(demo_
     with project_lock("01", "19.50", owner="import run manual__busy", root=Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"])):
         busy = dags_test({**airflow_home, "BUDGET_IMPORT_LOCK_TIMEOUT_S": "1"}, "spectrum_budget_restore", restore_conf)
     assert busy.returncode != 0 and emulator.writes() == [], "the restore wrote while an import held the job's lock"
-    status = read(Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]) / "status" / "01_19.50.json")
+    status = job_status_store.read_status("01", "19.50", root=Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]))
     assert status["status"] == "failed" and "import run manual__busy" in status["message"], (status, busy.stdout[-2000:])
 
     restore_run = run_dag(airflow_home, "spectrum_budget_restore", restore_conf)
     assert emulator.budget(spec["procore_project_id"]) == before, f"restore did not put the snapshot back ({restore_run})"
     result = read(restore_run / "01_19.50" / "result.json")
     assert result["status"] == "restored" and f"restored from the snapshot of run {run.name}" in result["message"]
-    status = read(Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]) / "status" / "01_19.50.json")
+    status = job_status_store.read_status("01", "19.50", root=Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]))
     assert status["status"] == "restored" and status["restored_from_run"] == run.name, status
 
 

@@ -15,8 +15,8 @@ import pyodbc
 import pytest
 import requests
 
+from include.budget_import import handoff, job_status_store
 from include.budget_import.artifacts import RunFolder
-from include.budget_import import handoff
 from include.budget_import.handoff import LoadIdentityError
 from include.budget_import.pipeline import JobRequest, load_prepared
 from include.budget_import.prepare import PreparedBatch, prepare_jobs
@@ -81,7 +81,7 @@ def test_look_alike_job_numbers_import_into_their_own_projects(emu, demo_sample,
         project = FIRST_PROJECT + n
         # 10-300 is Procore's own line (1 of 2 lines, a few dollars): deleted by the override, within the unattended share
         assert emu.budget(project) == {"10-100|L": f"{Decimal(amount):.2f}", "10-200|L": "50.00"}, job
-        status = json.loads(run.job("01", job).status_path.read_text())
+        status = job_status_store.read_status("01", job, root=run.root)
         assert (status["job_number"], status["procore_project_id"], status["status"]) == (job, project, "synced")
         snapshot = json.loads(run.job("01", job).file("snapshot.json").read_text())
         assert (snapshot["job_number"], snapshot["project_id"]) == (job, project)
@@ -111,12 +111,13 @@ def test_a_load_whose_data_is_older_than_a_finished_newer_import_writes_nothing(
     (older, first_batch), (newer, second_batch) = prepared["nightly_older"], prepared["manual_newer"]
     first, second = first_batch.prepared[0], second_batch.prepared[0]
     assert load_prepared(api, second, newer.job("01", "77 01"))["status"] == "synced"
-    status_before = json.loads(newer.job("01", "77 01").status_path.read_text())
+    status_before = job_status_store.read_status("01", "77 01", root=newer.root)
     emu.clear_log()
     stale = load_prepared(api, first, older.job("01", "77 01"))
     assert (stale["status"], stale["reason"]) == ("blocked", "superseded"), stale
     assert emu.writes() == []
-    assert json.loads(older.job("01", "77 01").status_path.read_text()) == status_before  # the newer run's status stays
+    assert job_status_store.read_status("01", "77 01", root=older.root) == status_before  # the newer run's status stays
+    assert {r.run_id: r.reason for r in job_status_store.job_history("01", "77 01", root=older.root)}[older.run_id] == "superseded"
     record("identity", case="stale_load_after_newer_import", ok=True)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pyodbc
 import pytest
 
+from include.budget_import import job_status_store
 from include.budget_import.artifacts import RunFolder
 from include.budget_import.pipeline import JobRequest, import_job
 from include.budget_import.spectrum_source import SpectrumError
@@ -71,7 +72,7 @@ def assert_clear_failure_and_nothing_written(error, result, emu, spec, tmp_path,
     assert writes == [], f"Procore was written after a Spectrum fault: {writes[:3]}"
     assert check_budget(emu.url, spec["procore_project_id"], spec["existing_procore_budget"], "01/19.50").ok
     folder = RunFolder(f"spectrum-fault-{tag}", root=tmp_path).job("01", "19.50")
-    assert folder.read_status().get("status") != "synced"
+    assert job_status_store.read_status("01", "19.50", root=folder.run.root).get("status") != "synced"
     assert not folder.file("result.json").exists(), "a failed job must not leave a result that reads as finished"
 
 

@@ -43,6 +43,14 @@ def write_json(path: Path, payload: Any) -> Path:
     return path
 
 
+def write_status(root: Path, status: dict[str, Any], result: dict[str, Any] | None = None) -> None:
+    """The job's latest status in the reports root's state database, as the pipeline records it, with
+    its run's history row from `result` (default: the status itself)."""
+    from include.budget_import import job_status_store
+
+    job_status_store.record_result(result if result is not None else status, status, root=root)
+
+
 def finished(company: str, job: str, status: str, run_id: str, *, at: str = "2026-11-20T02:31:00+00:00", plan: dict[str, int] | None = None,
              rejected: int = 0, total: str = "1000.00", rejected_total: str = "0.00", procore_total: str | None = None,
              description: str = "Riverside Clinic", **extra: Any) -> dict[str, Any]:
@@ -84,7 +92,7 @@ def reports_root(tmp_path: Path) -> Path:
     synced = finished("01", "19.50", "synced", manual_id, total="2630361.54", plan={"create": 17, "update": 2, "delete": 2, "keep": 1})
     write_json(manual / "01_19.50" / "result.json", synced)
     write_json(manual / "summary.json", {"jobs": 1, "by_status": {"synced": 1}, "results": [synced], "failed_jobs": []})
-    write_json(root / "status" / "01_19.50.json", synced)
+    write_status(root, synced)
     write_json(manual / "01_19.50" / "plan.json", {
         "mode": "override", "counts": {"create": 1, "update": 1, "delete": 1, "keep": 1}, "dry_run": False, "project_id": 2001,
         "create": [{"cost_code": "01-500", "cost_type": "L", "amount_before": None, "amount_after": "216860.00"}],
@@ -123,9 +131,10 @@ def reports_root(tmp_path: Path) -> Path:
                       at="2026-11-21T02:31:02+00:00")
     for result in (ready, stopped, invalid):
         write_json(nightly / f"{result['company_code']}_{result['job_number']}" / "result.json", result)
-    write_json(root / "status" / "01_20.01.json", {**ready, "status": "ready"})
-    write_json(root / "status" / "01_21.10.json", stopped)
-    write_json(root / "status" / "02_4410.json", invalid)
+    write_status(root, {**ready, "status": "ready"}, ready)
+    # statuses that name no run (as blocked statuses once did): the Budgets page finds the run by its recorded result
+    write_status(root, stopped, {**stopped, "run_id": nightly_id})
+    write_status(root, invalid, {**invalid, "run_id": nightly_id})
     write_json(nightly / "summary.json", {"jobs": 3, "by_status": {"dry_run": 1, "blocked": 2}, "results": [ready, stopped, invalid], "failed_jobs": []})
     os.utime(manual, (1_700_000_000, 1_700_000_000))  # the nightly run is the newer one
     return root

@@ -29,7 +29,10 @@ def signed_dollars(text: str) -> str:
 
 
 def statuses(server: ApiServer) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((server.reports / "status").glob("*.json"))}
+    """Each job's latest status as the pipeline recorded it (the state database of the server's reports)."""
+    from include.budget_import import job_status_store
+
+    return {s.key: s.payload for s in sorted(job_status_store.latest_statuses(root=server.reports), key=lambda s: s.key)}
 
 
 def nightly_run_id(server: ApiServer) -> str:
@@ -111,11 +114,12 @@ def test_a_viewer_may_read_the_reports(api_server: ApiServer):
 
 
 def test_a_job_description_with_a_script_is_shown_as_text(api_server: ApiServer):
-    path = api_server.reports / "status" / "99_XSS.json"
-    path.write_text(json.dumps({
+    from include.budget_import import job_status_store
+
+    job_status_store.record_status({
         "company_code": "99", "job_number": "XSS", "status": "blocked", "finished_at": "2026-11-26T00:00:00+00:00",
         "reason": "budget_not_locked", "message": "<img src=x onerror=alert(2)>", "job_description": "<script>alert(1)</script>",
-    }), encoding="utf-8")
+    }, root=api_server.reports)
     try:
         response = logged_in(api_server).get(f"{api_server.url}{PREFIX}/", timeout=30)
         assert response.status_code == 200
@@ -123,7 +127,9 @@ def test_a_job_description_with_a_script_is_shown_as_text(api_server: ApiServer)
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text and "&lt;img src=x onerror=alert(2)&gt;" in response.text
         assert rows_of(response.text)[0]["99_XSS"]["description"] == "<script>alert(1)</script>", "a person reads it as text"
     finally:
-        path.unlink()
+        table = job_status_store.JOB_STATUS
+        with job_status_store.store_engine(api_server.reports).begin() as conn:
+            conn.execute(table.delete().where(table.c.job_key == "99_XSS"))
 
 
 def test_the_plugin_is_registered_with_its_views(api_server: ApiServer):

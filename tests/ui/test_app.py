@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import write_json
+from tests.ui.conftest import write_json, write_status
 
 RUN_MANUAL = "manual__2026-11-20T02_30_00_00_00"
 RUN_NIGHTLY = "scheduled__2026-11-21T02_30_00_00_00"
@@ -165,11 +165,11 @@ def test_pages_load_nothing_from_elsewhere(client):
 
 def test_everything_from_data_is_escaped(client, reports_root: Path):
     evil = '<script>alert("job")</script>'
-    write_json(reports_root / "status" / "01_66.json", {
+    write_status(reports_root, {
         "company_code": "01", "job_number": "66<b>", "status": "blocked", "reason": "<img src=x onerror=alert(1)>",
         "message": evil, "finished_at": "2026-11-21T02:31:09+00:00", "job_description": evil,
     })
-    write_json(reports_root / "status" / "01_67.json", {
+    write_status(reports_root, {
         "company_code": "01", "job_number": "67", "status": "synced", "finished_at": "2026-11-21T02:31:09+00:00",
         "job_description": evil, "procore_project_name": "\" onmouseover=\"alert(2)", "run_id": "manual__2026-11-20T02:30:00+00:00",
     })
@@ -264,7 +264,7 @@ def test_a_job_held_for_review_shows_as_needs_review_on_the_budgets_page(client,
     held = {"company_code": "01", "job_number": "77 01", "status": "needs_review", "finished_at": "2026-11-21T02:31:09+00:00",
             "reason": "needs_review", "message": "The override would delete all 5 budget lines ($81700.00): Spectrum gave no line for any of them",
             "mode": "override", "dry_run": False}
-    write_json(reports_root / "status" / "01_77~2001.json", held)
+    write_status(reports_root, held)
     html = client.get("/", params={"show": "review"}).text
     assert '<tr data-job="01_77~2001" data-state="needs_review">' in html and '<span class="badge needs_review">Needs review</span>' in html
     assert "<strong>Held for review</strong>" in html and "01/77 01" in html

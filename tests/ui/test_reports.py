@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from spectrum_budget_reports import reports as rp
 
-from tests.ui.conftest import PLUGINS, blocked, finished, write_json
+from tests.ui.conftest import PLUGINS, blocked, finished, write_json, write_status
 
 
 def test_names_and_reports_root_follow_the_pipeline(monkeypatch, tmp_path):
@@ -133,7 +133,11 @@ def test_downloads_never_leave_the_reports_root(reports_root: Path, tmp_path: Pa
 
 
 def test_unreadable_files_are_skipped_not_fatal(reports_root: Path):
-    (reports_root / "status" / "03_1.json").write_text("{half a json", encoding="utf-8")
+    from include.budget_import import job_status_store
+
+    write_status(reports_root, blocked("03", "1", "budget_not_locked", "lock it"))
+    with job_status_store.store_engine(reports_root).begin() as conn:  # a payload that is not (or no longer) JSON
+        conn.execute(job_status_store.JOB_STATUS.update().where(job_status_store.JOB_STATUS.c.job_key == "03_1").values(payload="{half a json"))
     (reports_root / "runs" / "scheduled__2026-11-21T02_30_00_00_00" / "summary.json").write_text("[", encoding="utf-8")
     store = rp.ReportStore(reports_root)
     assert "03_1" not in {r.key for r in store.budget_jobs()}
@@ -155,11 +159,44 @@ def test_a_thousand_jobs_read_quickly(tmp_path: Path):
     for result in results:
         key = rp.job_key(result["company_code"], result["job_number"])
         write_json(root / "runs" / rp.run_part(run_id) / key / "result.json", result)
-        write_json(root / "status" / f"{key}.json", result)
+        write_status(root, result, {**result, "run_id": run_id})
     started = time.perf_counter()
     rows = rp.ReportStore(root).budget_jobs()
     assert len(rows) == 1000 and all(r.run_folder for r in rows)
     assert time.perf_counter() - started < 5
+
+
+def test_the_budgets_page_reads_every_status_in_one_query(reports_root: Path):
+    """No status file per job any more, no result.json opened per job: one SELECT of the state database."""
+    import sqlalchemy as sa
+
+    from include.budget_import import job_status_store
+
+    store = rp.ReportStore(reports_root)
+    store.budget_jobs()  # the first use checks the tables
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = job_status_store.store_engine(reports_root)
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        rows = store.budget_jobs()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert len(rows) == 4 and len(statements) == 1, statements
+
+
+def test_a_jobs_history_is_newest_first_with_its_run_folders(reports_root: Path):
+    from include.budget_import import job_status_store
+
+    older = finished("01", "19.50", "synced", "manual__2026-11-01T00:00:00+00:00", at="2026-11-01T00:01:00+00:00", total="10.00")
+    job_status_store.record_result(older, root=reports_root)  # its folder is gone (retention)
+    history = rp.ReportStore(reports_root).job_history("01_19.50")
+    assert [(h.record.run_id, h.run_folder) for h in history] == [
+        ("manual__2026-11-20T02:30:00+00:00", "manual__2026-11-20T02_30_00_00_00"), ("manual__2026-11-01T00:00:00+00:00", None)]
+    assert history[1].record.spectrum_total == "10.00" and rp.ReportStore(reports_root).job_history("../x") == []
 
 
 def test_importing_the_plugin_is_light():

@@ -2,10 +2,10 @@
 job's status names them."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from include.budget_import import job_status_store
 from include.budget_import.retention import prune_runs
 
 DAY = 86400.0
@@ -25,12 +25,16 @@ def make_runs(root: Path, ages_in_days: list[int]) -> list[str]:
 
 def test_old_runs_beyond_the_newest_are_removed_and_a_status_keeps_its_run(tmp_path):
     names = make_runs(tmp_path, [1, 5, 100, 120, 200, 400])
-    (tmp_path / "status").mkdir()
-    (tmp_path / "status" / "01_19.50.json").write_text(json.dumps({"run_id": "scheduled__run05"}), encoding="utf-8")
+    job_status_store.record_status({"company_code": "01", "job_number": "19.50", "status": "synced", "run_id": "scheduled__run05"}, root=tmp_path)
+    job_status_store.record_result({"company_code": "01", "job_number": "19.50", "status": "synced", "run_id": "scheduled__run04"}, root=tmp_path)
     done = prune_runs(tmp_path, now=NOW, days=90, runs=3)
     # newest 3 kept whatever their age (1, 5, 100 days); 120 and 200 days removed; 400 days kept: its status names it
     assert sorted(done.removed) == [names[3], names[4]] and done.kept_for_status == [names[5]]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [names[0], names[1], names[2], names[5]]
+    # status and history are rows of the state database, never pruned with the folders
+    assert job_status_store.read_status("01", "19.50", root=tmp_path)["run_id"] == "scheduled__run05"
+    assert sorted(r.run_id for r in job_status_store.job_history("01", "19.50", root=tmp_path)) == ["scheduled__run04", "scheduled__run05"]
+    assert (tmp_path / "budget_state.db").is_file()
 
 
 def test_each_limit_alone_and_both_off(tmp_path):
