@@ -138,13 +138,13 @@ def store_engine(root: object | None = None, *, url: str | None = None) -> Engin
         try:
             eng = state_db.engine(url)
             if key not in _READY:
-                state_db.METADATA.create_all(eng, tables=[JOB_STATUS, JOB_RUNS], checkfirst=True)
+                state_db.ensure_tables(eng, JOB_STATUS, JOB_RUNS)
                 _READY.add(key)
             return eng
         except sa.exc.DBAPIError:
-            # Two processes' first use of a new database: create_all checks, then creates, so the other may
-            # create a table in between ("already exists"; SQLite: "database is locked" while it does).
-            # The next attempt finds the tables.
+            # Two processes' first use of a new SQLite database (PostgreSQL serialises it: ensure_tables):
+            # create_all checks, then creates, so the other may create a table in between ("already exists",
+            # or "database is locked" while it does). The next attempt finds the tables.
             if attempt == _FIRST_USE_ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
