@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import write_json, write_status
+from tests.ui.conftest import finished, write_json, write_status
 
 RUN_MANUAL = "manual__2026-11-20T02_30_00_00_00"
 RUN_NIGHTLY = "scheduled__2026-11-21T02_30_00_00_00"
@@ -258,6 +258,23 @@ def test_a_job_page_points_at_the_snapshot_of_a_run_that_failed_part_way(client,
     html = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50").text
     assert 'data-field="interrupted"' in html and "failed part-way" in html
     assert 'href="/runs/scheduled__2026-11-19T02_30_00_00_00/jobs/01_19.50/files/snapshot.pdf"' in html
+
+
+def test_a_job_page_lists_the_jobs_runs_newest_first(client, reports_root: Path):
+    from include.budget_import import job_status_store
+
+    older = finished("01", "19.50", "synced", "manual__2026-11-01T00:00:00+00:00", at="2026-11-01T00:01:00+00:00", total="10.00")
+    job_status_store.record_result(older, root=reports_root)  # its run folder is gone
+    newer = {**finished("01", "19.50", "dry_run", "scheduled__2026-11-21T02:30:00+00:00", at="2026-11-21T02:31:00+00:00", total="20.00")}
+    job_status_store.record_result(newer, root=reports_root)
+    write_json(reports_root / "runs" / RUN_NIGHTLY / "01_19.50" / "result.json", newer)
+    html = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50").text
+    section = html[html.index('<section id="history">'):]
+    section = section[:section.index("</section>")]
+    runs = re.findall(r'<tr data-run="([^"]+)"', section)
+    assert runs == ["scheduled__2026-11-21T02:30:00+00:00", "manual__2026-11-20T02:30:00+00:00", "manual__2026-11-01T00:00:00+00:00"]
+    assert f'href="/runs/{RUN_NIGHTLY}/jobs/01_19.50"' in section and "(this report)" in section and "(report removed)" in section
+    assert "$20.00" in section and "$10.00" in section and "<script" not in section
 
 
 def test_a_job_held_for_review_shows_as_needs_review_on_the_budgets_page(client, reports_root: Path):
