@@ -95,6 +95,41 @@ def budget_write_levels() -> tuple[str, ...]:
     return _names("PROCORE_BUDGET_WRITE_LEVELS", ("standard", "admin"))
 
 
+# --- Procore's request budget, shared by every worker (include/budget_import/procore/rate_budget.py) ---
+PROCORE_RATE_LIMITS_DEFAULT = "3600/3600,25/10"
+
+
+def procore_rate_limits() -> tuple[tuple[int, float], ...]:
+    """PROCORE_RATE_LIMITS: `limit/window-seconds` pairs, comma-separated; no window of that many seconds
+    holds more than `limit` calls of one client id across all workers. `off` (or `none`) disables the shared
+    budget (each client still paces from Procore's headers).
+
+    Default `3600/3600,25/10`: 3,600 calls an hour is Procore's documented limit (its docs' examples; the
+    hourly window is documented); the 10-second spike window is documented, its limit of 25 is a guess
+    (Procore's examples show "about 25", and the real figure is per app: read it from the
+    X-Rate-Limit-Limit of a spike-window answer and set it here)."""
+    raw = (os.environ.get("PROCORE_RATE_LIMITS") or PROCORE_RATE_LIMITS_DEFAULT).strip()
+    if raw.lower() in ("off", "none", "0"):
+        return ()
+    pairs = []
+    for part in raw.split(","):
+        limit_text, slash, seconds_text = part.strip().partition("/")
+        try:
+            limit, seconds = int(limit_text), float(seconds_text)
+        except ValueError:
+            limit, seconds = 0, 0.0
+        if not slash or limit < 1 or seconds <= 0:
+            raise ValueError(f"PROCORE_RATE_LIMITS: {part.strip()!r} is not limit/window-seconds (e.g. 3600/3600,25/10)")
+        pairs.append((limit, seconds))
+    return tuple(pairs)
+
+
+def procore_rate_margin_s() -> float:
+    """guess: PROCORE_RATE_MARGIN_S (default 0.5): seconds added to every shared-budget window for the time
+    between reserving a call and its arrival at Procore (sleep overshoot, connection, latency)."""
+    return float(os.environ.get("PROCORE_RATE_MARGIN_S") or 0.5)
+
+
 # --- the procore_api connection's extra --------------------------------------------------------------
 PROCORE_EXTRA_DEFAULTS: dict[str, Any] = {
     "companies": {},  # Spectrum company code -> Procore company id (the whole map when given)

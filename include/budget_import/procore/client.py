@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import requests
 import tenacity
@@ -83,6 +83,20 @@ class CallStats:
             "waited_for_limits_s": round(self.waited_for_limits_s, 3),
             "backoff_s": round(self.backoff_s, 3),
         }
+
+
+class Reservation(Protocol):
+    @property
+    def wait_s(self) -> float: ...
+    @property
+    def granted(self) -> bool: ...
+
+
+class RateBudget(Protocol):
+    """A request budget shared with other processes (rate_budget.SharedRateBudget): `reserve` takes the next
+    slot and says how long to wait for it, or refuses a slot further than `max_wait_s` away."""
+
+    def reserve(self, max_wait_s: float) -> Reservation: ...
 
 
 @dataclass
@@ -147,6 +161,7 @@ class ProcoreClient:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        rate_budget: RateBudget | None = None,
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("Procore connection needs a client id (login) and client secret (password)")
@@ -164,6 +179,7 @@ class ProcoreClient:
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._sleep = sleep
+        self._rate_budget = rate_budget  # the budget every worker shares (None: pace from the headers only)
         self._token: str | None = None
         self._token_expires_at = 0.0
         self._windows: dict[int, RateWindow] = {}
@@ -287,6 +303,18 @@ class ProcoreClient:
             self.stats.paced += 1
             self.stats.waited_for_limits_s += wait
             self._sleep(wait)
+        if self._rate_budget is not None:  # then the slot every worker's calls share, right before sending
+            slot = self._rate_budget.reserve(self._max_wait_s)
+            if not slot.granted:
+                raise ProcoreRateLimitError(
+                    None, f"the shared Procore request budget (PROCORE_RATE_LIMITS) has no slot for {slot.wait_s:.0f} s, "
+                          f"longer than this client waits (max_wait_s={self._max_wait_s:g}); try again later",
+                    method=method, path=path, project_id=project_id)
+            if slot.wait_s > 0:
+                log.debug("shared Procore request budget: waiting %.2f s for a slot", slot.wait_s)
+                self.stats.paced += 1
+                self.stats.waited_for_limits_s += slot.wait_s
+                self._sleep(slot.wait_s)
 
     # --- retries ----------------------------------------------------------------------------
     def _wait(self, state: tenacity.RetryCallState) -> float:

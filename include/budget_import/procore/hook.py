@@ -10,7 +10,8 @@ Connection (conn type `http`, default id `procore_api`):
                        "connect_timeout": 5,                         # connect timeout, seconds
                        "max_attempts": 8,                            # tries per call (429/5xx/connection)
                        "max_wait_s": 120}                            # longest wait the client accepts
-The session HttpHook builds keeps its transport settings (proxies, verify, cert) but never sends the
+Every call also takes a slot of the request budget all workers share (PROCORE_RATE_LIMITS, in the state DB:
+procore/rate_budget.py). The session HttpHook builds keeps its transport settings (proxies, verify, cert) but never sends the
 credentials as Basic auth or the extra as headers: the client uses a bearer token instead.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from requests import Session
 
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.client import ProcoreClient
+from include.budget_import.procore.rate_budget import shared_budget_for
 from include.budget_import.settings import PROCORE_EXTRA_KEYS, procore_extra
 
 
@@ -79,6 +81,7 @@ class ProcoreHook(HttpHook):
             timeout=(float(procore_extra(extra, "connect_timeout")), float(procore_extra(extra, "timeout"))),
             max_attempts=int(procore_extra(extra, "max_attempts")),
             max_wait_s=float(procore_extra(extra, "max_wait_s")),
+            rate_budget=shared_budget_for(connection.login or ""),  # every worker's calls share one budget (state DB)
         )
 
     def get_api(self) -> ProcoreBudgetApi:
