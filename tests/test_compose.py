@@ -232,6 +232,7 @@ def test_the_code_is_mounted_where_pythonpath_imports_it(services):
             assert mounts.get(f"/opt/airflow/{folder}") == ROOT / folder, f"{name}: {folder} not mounted"
         assert "/opt/airflow" in env["PYTHONPATH"].split(":"), f"{name}: `include` would not import"
         assert env["BUDGET_IMPORT_REPORTS_DIR"] in mounts, f"{name}: reports folder is not a shared mount"
+        assert env["BUDGET_IMPORT_STATE_DB"] == env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], f"{name}: the state DB is not the shared PostgreSQL"
     emulator = services["procore-emulator"]
     assert _mounts(emulator)["/opt/airflow/standins"] == ROOT / "standins"
 
