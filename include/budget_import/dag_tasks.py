@@ -363,8 +363,6 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
 def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Restore the snapshot an earlier override run took of one job's Procore budget. The budget as it
     stands is snapshotted first, so a restore can itself be undone."""
-    from pathlib import Path
-
     from include.budget_import.handoff import prepared_at
     from include.budget_import.load import BudgetLoader, ProjectTarget
     from include.budget_import.snapshot import (
@@ -380,7 +378,7 @@ def restore_snapshot(params: dict[str, Any], run_id: str) -> dict[str, Any]:
     company_code, job_number = str(params["company_code"]).strip(), str(params["job_number"]).strip()
     snapshot_run = str(params["snapshot_run_id"]).strip()
     source = RunFolder(snapshot_run).job(company_code, job_number)
-    snapshot_file: Path = source.file(SNAPSHOT_JSON)
+    snapshot_file = source.file(SNAPSHOT_JSON)  # local, or on an object store
     if not snapshot_file.is_file():
         raise AirflowFailException(f"No snapshot for job {company_code}/{job_number} in run {snapshot_run!r} ({snapshot_file})")
     payload = read_json(snapshot_file)

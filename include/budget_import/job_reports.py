@@ -3,7 +3,7 @@ status), written atomically. The Budgets page and the run summary read them."""
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from include.budget_import import job_status_store, quality, totals
+from include.budget_import import job_status_store, quality, storage, totals
 from include.budget_import.artifacts import JobFolder
 from include.budget_import.handoff import rejected_keys, write_load_input
 from include.budget_import.prerequisites import JobBlockedError, JobRequest
@@ -26,8 +26,6 @@ def now_iso() -> str:
 def write_rejects(folder: JobFolder, left_out: pd.DataFrame, cost_types: dict[str, str] | None = None) -> None:
     """rejects.csv: every row left out with its reason, the cost type's name beside its code (pandas'
     to_csv costs a millisecond a file before the first row: a second a night)."""
-    path = folder.file("rejects.csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = cost_types or {}
     columns = list(left_out.columns)
     values = [left_out[c].tolist() for c in columns]
@@ -35,10 +33,11 @@ def write_rejects(folder: JobFolder, left_out: pd.DataFrame, cost_types: dict[st
         at = columns.index("cost_type") + 1
         columns.insert(at, "cost_type_name")
         values.insert(at, [names.get(code, "") if isinstance(code, str) else "" for code in values[at - 1]])
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(zip(*([_csv_value(v) for v in column] for column in values), strict=True))
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(zip(*([_csv_value(v) for v in column] for column in values), strict=True))
+    storage.write_text(folder.file("rejects.csv"), out.getvalue())  # atomic, local or on an object store
 
 
 # A spreadsheet cell holds 32,767 characters: a longer field is cut (saying how long it was) so every row
@@ -75,11 +74,7 @@ def write_report(folder: JobFolder, name: str, payload: dict[str, Any]) -> None:
     """A report with a line per budget line (plan, reconciliation), written atomically like every report,
     but compact: json indents through its pure-Python encoder (40 ms for a 1,000-line plan, seconds for
     a million lines); compact JSON goes through its C encoder."""
-    path = folder.file(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":")), encoding="utf-8")
-    tmp.replace(path)
+    storage.write_json(folder.file(name), payload, compact=True)
 
 
 def validation_report(folder: JobFolder, rows: int, result: quality.RowValidation, seconds: float) -> dict[str, Any]:

@@ -6,19 +6,15 @@ for a batch of one, outside Airflow (tests, tools).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import logging
-import os
-import tempfile
 import time
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
-from include.budget_import import job_status_store, quality, totals
+from include.budget_import import job_status_store, quality, storage, totals
 from include.budget_import.artifacts import JobFolder, RunFolder
 from include.budget_import.handoff import LoadInput, read_load_input
 from include.budget_import.job_reports import (
@@ -67,8 +63,8 @@ class RunCompanyFacts:
 
     def _all(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = storage.read_json(self.path)
+        except (OSError, ValueError):  # FileNotFoundError is an OSError, on an object store too
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -77,16 +73,7 @@ class RunCompanyFacts:
 
     def put(self, name: str, value: Any) -> None:
         data = {**self._all(), name: value}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp_", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(tmp, self.path)  # atomic: a reader sees the old file or the new one
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        storage.write_json(self.path, data, compact=True)  # atomic: a reader sees the old file or the new one
 
 
 def project_target(ready: ReadyJob) -> ProjectTarget:
@@ -111,7 +98,7 @@ def _snapshot_stage(folder: JobFolder) -> str | None:
     path = folder.file(SNAPSHOT_JSON)
     if not path.is_file():
         return None
-    return str(json.loads(path.read_text(encoding="utf-8")).get("stage") or "load")
+    return str(storage.read_json(path).get("stage") or "load")
 
 
 def interrupted_run(folder: JobFolder) -> str | None:

@@ -11,14 +11,13 @@ every run's figures); the job page shows a run whose folder is gone without a li
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from include.budget_import import job_status_store
+from include.budget_import import job_status_store, storage
 from include.budget_import.job_keys import run_part
 from include.budget_import.settings import keep_days, keep_runs
+from include.budget_import.storage import Location, StoragePath
 
 log = logging.getLogger(__name__)
 
@@ -29,32 +28,38 @@ class Pruned:
     kept_for_status: list[str] = field(default_factory=list)
 
 
-def runs_named_by_status(root: Path) -> set[str]:
+def runs_named_by_status(root: StoragePath) -> set[str]:
     """The run folders that the jobs' latest statuses point at."""
     return {run_part(run_id) for run_id in job_status_store.status_run_ids(root=root)}
 
 
-def prune_runs(root: Path, *, now: float | None = None, days: int | None = None, runs: int | None = None,
+def prune_runs(root: Location, *, now: float | None = None, days: int | None = None, runs: int | None = None,
                current_run: str | None = None) -> Pruned:
     """Remove the run folders past retention (see the module docstring); returns what it did."""
     days = keep_days() if days is None else days
     runs = keep_runs() if runs is None else runs
+    root = storage.storage_path(root)
     folder = root / "runs"
-    if not folder.is_dir() or (days <= 0 and runs <= 0):
+    if days <= 0 and runs <= 0:
         return Pruned()
+    storage.forget_listings(folder)  # an object store's client may hold an older listing
     now = time.time() if now is None else now
-    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime, reverse=True)
+    # a run folder's time: its mtime locally; on an object store the newest file in it (storage.modified)
+    dated = [(e.path, storage.modified(e.path) or now) for e in storage.entries(folder) if e.is_dir and not e.name.startswith(".")]
+    dated.sort(key=lambda pair: (pair[1], pair[0].name), reverse=True)  # equal times (an object store keeps seconds): by name
+    if not dated:
+        return Pruned()
     protected = runs_named_by_status(root) | ({run_part(current_run)} if current_run else set())
     done = Pruned()
-    for rank, path in enumerate(entries):
-        limits = [now - path.stat().st_mtime > days * 86400] if days > 0 else []
+    for rank, (path, mtime) in enumerate(dated):
+        limits = [now - mtime > days * 86400] if days > 0 else []
         limits += [rank >= runs] if runs > 0 else []
         if not all(limits):  # past every limit that is on
             continue
         if path.name in protected:
             done.kept_for_status.append(path.name)
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        storage.remove_tree(path)
         done.removed.append(path.name)
     if done.removed:
         log.info("retention: removed %d run folder(s) (older than %d days and beyond the newest %d runs): %s",

@@ -1,6 +1,6 @@
 """Every setting a site can change, with its default, in one place: environment variables, connection
 ids and the `procore_api` connection's extra keys. Read when asked (not at import), so a test or a
-worker that sets one sees it. Stdlib only: the DAG files and the UI plugin read it too.
+worker that sets one sees it. Stdlib only at import (reports_root imports Airflow when asked): the DAG files and the UI plugin read it too.
 
 Guesses about Procore that no public source settles are settings here too (marked "guess").
 """
@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 # --- Airflow wiring (read by the DAG files at parse time) ------------------------------------------
 SPECTRUM_CONN_ID = "spectrum_db"  # odbc connection to Spectrum's SQL Server (read only)
@@ -27,12 +30,22 @@ def nightly_schedule() -> str:
 
 
 # --- where reports go, how long a writer waits ---------------------------------------------------
-def reports_root() -> Path:
-    """BUDGET_IMPORT_REPORTS_DIR, else $AIRFLOW_HOME/budget_reports."""
+def reports_root() -> Path | ObjectStoragePath:
+    """BUDGET_IMPORT_REPORTS_DIR, else $AIRFLOW_HOME/budget_reports: a local folder (a Path), or a URL such
+    as `s3://bucket/prefix` (an ObjectStoragePath read with the connection BUDGET_IMPORT_REPORTS_CONN_ID;
+    include/budget_import/storage.py). str() of either is what the setting says."""
+    from include.budget_import.storage import storage_path  # imports Airflow's ObjectStoragePath: only when asked
+
     configured = os.environ.get("BUDGET_IMPORT_REPORTS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports"
+    if not configured:
+        configured = str(Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "budget_reports")
+    return storage_path(configured, conn_id=reports_conn_id())
+
+
+def reports_conn_id() -> str | None:
+    """The Airflow connection of an object store BUDGET_IMPORT_REPORTS_DIR names (e.g. an `aws` connection,
+    `endpoint_url` in its extra for MinIO); unset: the filesystem's own credentials (instance role...)."""
+    return os.environ.get("BUDGET_IMPORT_REPORTS_CONN_ID", "").strip() or None
 
 
 def state_db_url() -> str:

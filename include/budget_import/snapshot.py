@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from include.budget_import.artifacts import read_json, write_json
 from include.budget_import.load import BudgetLoader, LoadOutcome
 from include.budget_import.money import money_text, parse_money
 from include.budget_import.plan import (
@@ -31,6 +30,7 @@ from include.budget_import.plan import (
     MergePlan,
 )
 from include.budget_import.settings import report_time_zones
+from include.budget_import.storage import StoragePath, read_json, write_bytes, write_json
 from include.budget_import.totals import money, signed_money
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ def _amounts_after(plan: MergePlan) -> dict[int, Decimal | None]:
     return after
 
 
-def write_snapshot(folder: Path, payload: dict[str, Any]) -> tuple[Path, Path]:
+def write_snapshot(folder: StoragePath, payload: dict[str, Any]) -> tuple[StoragePath, StoragePath]:
+    """snapshot.json and snapshot.pdf in a job's folder (local or on an object store), each atomically."""
     json_path = write_json(folder / SNAPSHOT_JSON, payload)
     pdf_path = folder / SNAPSHOT_PDF
     render_pdf(payload, pdf_path)
@@ -266,7 +267,7 @@ LINE_H = 4.0  # mm per text line in the tables (8 pt)
 MAX_CELL_LINES = 3  # a cell wraps to at most this many lines; the rest is cut with '…'
 
 
-def render_pdf(payload: dict[str, Any], path: Path) -> None:
+def render_pdf(payload: dict[str, Any], path: StoragePath) -> None:
     """The snapshot as people read it: a header naming what it is of, the existing lines (code and
     name, cost type and name, amount, planned change) with the column headings on every page, the lines
     the import would create, totals, and 'Page n of N' at the foot of every page. Reads only the payload,
@@ -298,8 +299,7 @@ def render_pdf(payload: dict[str, Any], path: Path) -> None:
         pdf.totals([(f"Existing total ({payload.get('line_count', 0)} line items)", money(payload.get("total"))),
                     (f"Total after the import ({payload.get('line_count_after', '?')} line items)", money(payload.get("total_after"))),
                     ("Difference", signed_money(payload.get("difference")) or "$0.00")])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pdf.output(str(path))
+    write_bytes(path, pdf.output())  # the PDF's bytes through the path: atomic, local or on an object store
 
 
 def _shown_characters(payload: Mapping[str, Any]) -> set[str]:
@@ -548,8 +548,8 @@ class _SnapshotPdf:
         if self.pdf.get_y() + height > self.pdf.page_break_trigger:
             self.pdf.add_page()
 
-    def output(self, path: str) -> None:
-        self.pdf.output(path)
+    def output(self) -> bytes:
+        return bytes(self.pdf.output())
 
 
 # --- restore -------------------------------------------------------------------------------------
@@ -557,7 +557,7 @@ def snapshot_lines(payload: dict[str, Any]) -> list[DesiredLine]:
     return [DesiredLine(cost_code=line["cost_code"], cost_type=line["cost_type"], amount=parse_money(line["amount"])) for line in payload["lines"]]
 
 
-def restore(loader: BudgetLoader, snapshot_path: Path) -> LoadOutcome:
+def restore(loader: BudgetLoader, snapshot_path: StoragePath) -> LoadOutcome:
     """Put a snapshot back exactly: Procore's budget ends equal to the snapshot (an override to it). A
     cost code or line item type it must create again gets the name the snapshot knew, else its code."""
     payload = read_json(snapshot_path)

@@ -18,9 +18,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from include.budget_import.storage import Location
 
 from . import APP_NAME
 from . import reports as rp
@@ -98,7 +100,7 @@ def _environment() -> Environment:
     return env
 
 
-def create_app(root: Path | None = None, *, task_label: TaskLabelResolver = airflow_task_label) -> FastAPI:
+def create_app(root: Location | None = None, *, task_label: TaskLabelResolver = airflow_task_label) -> FastAPI:
     """The app. `root` fixes the reports root (default: the pipeline's rule, read per request)."""
     auth = airflow_auth_dependency()
     app = FastAPI(title=APP_NAME, dependencies=[Depends(auth)], docs_url=None, redoc_url=None, openapi_url=None)
@@ -171,14 +173,17 @@ def create_app(root: Path | None = None, *, task_label: TaskLabelResolver = airf
                     history=reports.job_history(key, HISTORY_ROWS), history_limit=HISTORY_ROWS)
 
     @app.get("/runs/{run}/jobs/{key}/files/{name}")
-    def download(run: str, key: str, name: str, reports: rp.ReportStore = Depends(store)) -> FileResponse:
+    def download(run: str, key: str, name: str, reports: rp.ReportStore = Depends(store)) -> Response:
         path = reports.download_path(run, key, name)
         if path is None:
             raise StarletteHTTPException(404, "No such file")
-        return FileResponse(
-            path, media_type=rp.MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
-            filename=f"{run}_{key}_{name}", headers={"Cache-Control": "no-store"},
-        )
+        media_type = rp.MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+        filename = f"{run}_{key}_{name}"
+        if isinstance(path, Path):
+            return FileResponse(path, media_type=media_type, filename=filename, headers={"Cache-Control": "no-store"})
+        # on an object store: streamed in chunks (a rejects.csv may be large), named as a local download is
+        return StreamingResponse(rp.read_chunks(path), media_type=media_type, headers={
+            "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{quote(filename)}"'})
 
     @app.get("/jobs/{key}")
     def latest_job(request: Request, key: str, reports: rp.ReportStore = Depends(store)) -> Response:

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from include.budget_import import job_status_store
+from include.budget_import import job_status_store, storage
 from include.budget_import.artifacts import reports_root
 from include.budget_import.job_keys import job_key, run_part
 from include.budget_import.job_states import REASON_LABELS, STATE_LABELS, reason_label, state_of
+from include.budget_import.storage import Location, StoragePath
 from include.budget_import.totals import FAILING, decimal_or_none, money, outcome_words, signed_money
 
 # the pipeline's naming rules and words, re-exported for the app
@@ -228,12 +228,19 @@ class JobRow:
 
 
 # --- reading files ---------------------------------------------------------------------------
-def read_json(path: Path) -> Any:
-    """The parsed file, or None when it is missing or not (yet) valid JSON."""
+def read_json(path: StoragePath) -> Any:
+    """The parsed file (local or on an object store), or None when it is missing or not (yet) valid JSON."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(storage.read_text(path))
     except (OSError, ValueError):
         return None
+
+
+def read_chunks(path: StoragePath, size: int = 1024 * 1024) -> Iterator[bytes]:
+    """A file's bytes in chunks (a download from an object store, without holding it whole)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 def _dict(value: Any) -> dict[str, Any] | None:
@@ -350,9 +357,12 @@ class HistoryRow:
         return moment.isoformat()
 
 
-def _iso_mtime(path: Path) -> str:
+def _iso_mtime(path: StoragePath, mtime: float | None = None) -> str:
+    mtime = storage.modified(path) if mtime is None else mtime
+    if mtime is None:
+        return ""
     try:
-        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds")
+        return datetime.fromtimestamp(mtime, tz=UTC).isoformat(timespec="seconds")
     except OSError:
         return ""
 
@@ -365,21 +375,27 @@ class ReportStore:
 
     MAX_REJECT_ROWS = 500  # rows of rejects.csv shown on a page (the download has them all)
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Location) -> None:
+        self.root = storage.storage_path(root)  # a local folder or an object store (include/budget_import/storage.py)
+        storage.forget_listings(self.root)  # one store per request: never an object store listing older than the request
         self.runs_dir = self.root / "runs"
+        self._times: dict[str, float | None] = {}
 
     # runs ---------------------------------------------------------------------------------------
-    def run_folders(self) -> list[Path]:
-        """Run folders, the most recently written first."""
-        try:
-            entries = [e for e in os.scandir(self.runs_dir) if e.is_dir() and is_folder_name(e.name)]
-        except OSError:
-            return []
-        entries.sort(key=lambda e: (e.stat().st_mtime, e.name), reverse=True)
-        return [Path(e.path) for e in entries]
+    def run_folders(self) -> list[StoragePath]:
+        """Run folders, the most recently written first (on an object store a folder's time is that of
+        its newest file: storage.modified, one listing a run)."""
+        entries = [e for e in storage.entries(self.runs_dir) if e.is_dir and is_folder_name(e.name)]
+        for e in entries:
+            self._times[e.name] = e.mtime if e.mtime is not None else storage.modified(e.path)
+        entries.sort(key=lambda e: (self._times[e.name] or 0.0, e.name), reverse=True)
+        return [e.path for e in entries]
 
-    def run_path(self, run: str) -> Path | None:
+    def _sub_folders(self, path: StoragePath) -> list[StoragePath]:
+        """The job folders of a run folder (not the pipeline's own dot-folders such as .procore_cache)."""
+        return sorted((e.path for e in storage.entries(path) if e.is_dir and is_folder_name(e.name)), key=lambda p: p.name)
+
+    def run_path(self, run: str) -> StoragePath | None:
         """The folder of a run given its folder name or its Airflow run id; None if there is none."""
         name = run_part(run)
         if not is_folder_name(name):
@@ -396,8 +412,8 @@ class ReportStore:
             for r in results:
                 by_state[state_of(r)] = by_state.get(state_of(r), 0) + 1
             run_id = next((str(r["run_id"]) for r in results if r.get("run_id")), path.name)
-            jobs = len(results) if summary else sum(1 for p in path.iterdir() if p.is_dir())
-            infos.append(RunInfo(path.name, run_id, _iso_mtime(path), jobs, by_state, summary is not None))
+            jobs = len(results) if summary else len(self._sub_folders(path))
+            infos.append(RunInfo(path.name, run_id, _iso_mtime(path, self._times.get(path.name)), jobs, by_state, summary is not None))
         return infos
 
     def job_keys(self, run: str) -> list[str]:
@@ -405,7 +421,7 @@ class ReportStore:
         path = self.run_path(run)
         if path is None:
             return []
-        return sorted(p.name for p in path.iterdir() if p.is_dir() and is_folder_name(p.name))
+        return [p.name for p in self._sub_folders(path)]
 
     def run(self, run: str) -> RunReport | None:
         path = self.run_path(run)
@@ -418,7 +434,7 @@ class ReportStore:
                 if isinstance(r, dict):
                     results[job_key(str(r.get("company_code", "")), str(r.get("job_number", "")))] = r
         jobs: list[JobRow] = []
-        for job_dir in sorted(p for p in path.iterdir() if p.is_dir() and is_folder_name(p.name)):
+        for job_dir in self._sub_folders(path):
             result = results.pop(job_dir.name, None) or _dict(read_json(job_dir / "result.json"))
             if result is None:  # still running, or its import task failed before writing a result
                 company, _, job = job_dir.name.partition("_")
@@ -431,7 +447,7 @@ class ReportStore:
         return RunReport(path.name, run_id, _iso_mtime(path), summary is not None, jobs, failed)
 
     # jobs ---------------------------------------------------------------------------------------
-    def job_path(self, run: str, key: str) -> Path | None:
+    def job_path(self, run: str, key: str) -> StoragePath | None:
         run_path = self.run_path(run)
         if run_path is None or not is_folder_name(key):
             return None
@@ -461,7 +477,7 @@ class ReportStore:
             downloads=self.downloads(path),
         )
 
-    def _rejects(self, path: Path) -> tuple[list[dict[str, str]], int]:
+    def _rejects(self, path: StoragePath) -> tuple[list[dict[str, str]], int]:
         """The rows of rejects.csv to show (each field clipped for display) and how many there are. The
         csv module's default field limit (128 KB) would fail the whole file on one long description: it
         is raised (never lowered) to what the pipeline writes at most."""
@@ -478,23 +494,23 @@ class ReportStore:
             return [], 0
         return rows, total
 
-    def downloads(self, job_dir: Path) -> list[Download]:
-        found = []
-        for name, label in DOWNLOADS.items():
-            path = job_dir / name
-            if path.is_file():
-                found.append(Download(name, label, path.stat().st_size))
-        return found
+    def downloads(self, job_dir: StoragePath) -> list[Download]:
+        files = {e.name: e.size for e in storage.entries(job_dir) if not e.is_dir}  # one listing, local or remote
+        return [Download(name, label, files[name]) for name, label in DOWNLOADS.items() if name in files]
 
-    def download_path(self, run: str, key: str, name: str) -> Path | None:
+    def download_path(self, run: str, key: str, name: str) -> StoragePath | None:
         """The file to send for a download link, or None. Only names in DOWNLOADS, only regular files
-        whose real path stays inside the reports root's runs/ folder (no '..', no symlink out)."""
+        whose real path stays inside the reports root's runs/ folder (no '..', no symlink out). On an
+        object store (no symlinks; the names are checked) the object, when there is one."""
         if name not in DOWNLOADS or not is_folder_name(run) or not is_folder_name(key):
             return None
         path = self.runs_dir / run / key / name
+        local, runs_local = storage.local_path(path), storage.local_path(self.runs_dir)
+        if local is None or runs_local is None:
+            return path if path.is_file() else None
         try:
-            real = path.resolve(strict=True)
-            runs_real = self.runs_dir.resolve(strict=True)
+            real = local.resolve(strict=True)
+            runs_real = runs_local.resolve(strict=True)
         except OSError:
             return None
         if not real.is_relative_to(runs_real) or not real.is_file():
