@@ -18,6 +18,7 @@ import pytest
 
 from scripts.local_airflow import airflow_env, procore_target_from_fixture
 from tests.executors.cluster import PG_HOST, PG_PORT, PG_USER, airflow_cluster, postgres_database
+from tests.s3_server import SECRET as S3_SECRET
 from tests.s3_server import moto_s3_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -41,7 +42,10 @@ def test_nightly_and_a_manual_run_on_two_workers_that_share_no_folder(postgres, 
         copy.parent.mkdir(parents=True, exist_ok=True)
         if not copy.exists():
             shutil.copy(demo_sample.db_path, copy)
-        return {**env, "AIRFLOW_CONN_SPECTRUM_DB": json.dumps({"conn_type": "odbc", "schema": str(copy), "extra": {"driver": "SQLite3"}})}
+        own = {**env, "AIRFLOW_CONN_SPECTRUM_DB": json.dumps({"conn_type": "odbc", "schema": str(copy), "extra": {"driver": "SQLite3"}})}
+        if name.startswith("worker"):
+            own["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "DEBUG"  # where Airflow 3.3.2's supervisor logs secrets (log_safety)
+        return own
 
     logs = tmp_path / "moto"
     logs.mkdir()
@@ -90,6 +94,7 @@ def test_nightly_and_a_manual_run_on_two_workers_that_share_no_folder(postgres, 
             holds.sort()
             for (_, first_released, first), (second_acquired, _, second) in zip(holds, holds[1:], strict=False):
                 assert first_released <= second_acquired, f"{first} and {second} wrote {SHARED_JOB} at the same time: {holds}"
+            print(f"[no shared disk] writes to {SHARED_JOB}: {[(d, round(b - a, 2)) for a, b, d in holds]} (held s); reports in S3: {len(keys)} objects")
             assert any(k.endswith("/summary.json") and nightly["dag_run_id"] in k for k in keys), keys[:20]
 
             # the load inputs went through the object-storage XCom backend (they are over 1 KB)
@@ -98,6 +103,13 @@ def test_nightly_and_a_manual_run_on_two_workers_that_share_no_folder(postgres, 
             # the Budgets page, served by the api-server from the state DB and the bucket
             page = cluster.api.session.get(f"{cluster.api.base_url}/spectrum-budgets/", timeout=30)
             assert page.status_code == 200 and SHARED_JOB[1] in page.text, page.text[:2000]
+
+        # no secret in any process's output or task log, the workers' at DEBUG included
+        secrets = {"Procore client secret": target.client_secret, "S3 secret key": S3_SECRET}
+        outputs = [*(tmp_path / "process_logs").glob("*.log"), *(p for p in homes.rglob("*.log") if p.is_file())]
+        assert len(outputs) >= 7, outputs
+        leaks = [(label, path.name) for path in outputs for label, secret in secrets.items() if secret in path.read_text(errors="replace")]
+        assert leaks == [], leaks
 
         # nothing of the pipeline's landed on any process's disk: no reports, state DB, lock files or hand-offs
         strays = [p for p in homes.rglob("*") if p.is_file() and (p.suffix in (".db", ".lock", ".pkl", ".json", ".csv", ".pdf") and p.name != "spectrum.db"
