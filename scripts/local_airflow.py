@@ -36,6 +36,16 @@ def procore_target_from_fixture(base_url: str, fixture_path: Path) -> ProcoreTar
     return ProcoreTarget(base_url, client["client_id"], client["client_secret"], codes)
 
 
+def _emulator_rate_limits() -> str:
+    from standins.procore_emulator.ratelimit import Limits
+
+    limits = Limits()
+    return f"{limits.hourly_limit}/{limits.hourly_window_seconds:g},{limits.spike_limit}/{limits.spike_window_seconds:g}"
+
+
+EMULATOR_RATE_LIMITS = _emulator_rate_limits()  # PROCORE_RATE_LIMITS for the local emulator's default limits
+
+
 def airflow_env(home: Path, spectrum_db: Path, procore: ProcoreTarget, reports: Path | None = None) -> dict[str, str]:
     url = urlparse(procore.base_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -50,6 +60,8 @@ def airflow_env(home: Path, spectrum_db: Path, procore: ProcoreTarget, reports: 
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "PYTHONPATH": str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
             "BUDGET_IMPORT_REPORTS_DIR": str(reports or home / "budget_reports"),
+            # the shared request budget at the emulator's limits (a real site: Procore's, the default; settings.py)
+            "PROCORE_RATE_LIMITS": EMULATOR_RATE_LIMITS,
             "AIRFLOW_CONN_SPECTRUM_DB": json.dumps({"conn_type": "odbc", "schema": str(spectrum_db), "extra": {"driver": "SQLite3"}}),
             "AIRFLOW_CONN_PROCORE_API": json.dumps(
                 {

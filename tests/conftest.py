@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -10,7 +11,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts.local_airflow import EMULATOR_RATE_LIMITS
 from standins.procore_emulator.server import EmulatorServer
+
+# The shared Procore request budget (settings.procore_rate_limits) defaults to Procore's documented limits;
+# every emulator the tests start runs at its own, higher defaults unless a test lowers them (and sets
+# PROCORE_RATE_LIMITS itself, as tests/procore_client/test_shared_budget.py does).
+os.environ.setdefault("PROCORE_RATE_LIMITS", EMULATOR_RATE_LIMITS)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_USER_AGENT = "spectrum-procore-budget"  # the project's ProcoreClient sends spectrum-procore-budget/<version>

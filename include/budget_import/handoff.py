@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from include.budget_import.artifacts import JobFolder
-from include.budget_import.load import desired_lines
 from include.budget_import.job_keys import job_key
+from include.budget_import.load import desired_lines
 from include.budget_import.plan import DesiredLine, paused_gc
 from include.budget_import.task_values import LoadInputRef
 

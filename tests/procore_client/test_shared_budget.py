@@ -172,7 +172,7 @@ def test_parallel_loads_sharing_one_budget_get_no_429(backend, parallel_emulator
     intended = intended_budget("override")
     with scratch_state_db(backend, tmp_path, "proof") as url:
         state_db.ensure_tables(state_db.engine(url), CALLS)
-        for jobs in (4, 8):
+        for jobs in (4, 8) if backend == "postgresql" else (4,):  # the shared deployment's DB takes both; SQLite (one machine) 4, for CI's time
             figures = _parallel_loads(parallel_emulator, jobs, url, DOCUMENTED_SETTING)
             print(f"\n{backend}: {jobs} parallel loads, limits 3600/h + 25/10 s: {figures['requests']} requests, "
                   f"{figures['429s']} answered 429, wall {figures['wall_s']} s, {figures['paced']} pauses, "
