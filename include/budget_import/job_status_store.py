@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -122,7 +121,6 @@ def store_url(root: object | None = None) -> str:
 
 
 _READY: set[tuple[int, str]] = set()
-_FIRST_USE_ATTEMPTS = 8
 
 
 def store_engine(root: object | None = None, *, url: str | None = None) -> Engine:
@@ -134,21 +132,11 @@ def store_engine(root: object | None = None, *, url: str | None = None) -> Engin
         raise ValueError(f"job status store: database {backend!r} is not supported; "
                          "BUDGET_IMPORT_STATE_DB must be an SQLite or PostgreSQL URL")
     key = (os.getpid(), url)
-    for attempt in range(_FIRST_USE_ATTEMPTS):
-        try:
-            eng = state_db.engine(url)
-            if key not in _READY:
-                state_db.ensure_tables(eng, JOB_STATUS, JOB_RUNS)
-                _READY.add(key)
-            return eng
-        except sa.exc.DBAPIError:
-            # Two processes' first use of a new SQLite database (PostgreSQL serialises it: ensure_tables):
-            # create_all checks, then creates, so the other may create a table in between ("already exists",
-            # or "database is locked" while it does). The next attempt finds the tables.
-            if attempt == _FIRST_USE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+    eng = state_db.engine(url)
+    if key not in _READY:
+        state_db.ensure_tables(eng, JOB_STATUS, JOB_RUNS)  # serialised across processes (state_db)
+        _READY.add(key)
+    return eng
 
 
 def _reader(root: object | None) -> Engine | None:

@@ -51,12 +51,22 @@ def engine(url: str | None = None) -> Engine:
 
 def ensure_tables(made: Engine, *tables: sa.Table) -> None:
     """CREATE TABLE IF NOT EXISTS for `tables` (default: all of METADATA's). On PostgreSQL under an advisory
-    lock, so workers starting at once on a new database do not race (one creates, the others see it). For a
+    lock (SQLite: under the file's write lock), so workers starting at once on a new database do not race (one
+    creates, the others see it). For a
     module whose tables were defined after its process made the engine."""
     if made.dialect.name == "postgresql":
         with made.begin() as conn:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CREATE_LOCK_KEY})
             METADATA.create_all(conn, tables=list(tables) or None, checkfirst=True)
+    elif made.dialect.name == "sqlite":
+        with made.connect() as conn:  # the file's write lock first: a second process waits, then finds the tables
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                METADATA.create_all(conn, tables=list(tables) or None, checkfirst=True)
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
     else:
         METADATA.create_all(made, tables=list(tables) or None, checkfirst=True)
 
