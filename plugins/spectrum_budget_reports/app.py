@@ -20,18 +20,22 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from include.budget_import.storage import Location
 
-from . import APP_NAME
+from . import APP_NAME, page_charts
 from . import reports as rp
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-ASSETS: dict[str, tuple[str, str]] = {"style.css": ("static/style.css", "text/css; charset=utf-8")}
-CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+ASSETS: dict[str, tuple[str, str]] = {
+    "style.css": ("static/style.css", "text/css; charset=utf-8"),
+    "theme.js": ("static/theme.js", "text/javascript; charset=utf-8"),  # follows Airflow's light / dark choice (docs/ui.md)
+}
+CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 HISTORY_ROWS = 20  # runs a job page lists (newest first)
 
 # (dag_id, run_id, task_id, map_index) -> the mapped task instance's label ("company/job") or None.
@@ -59,6 +63,34 @@ def airflow_task_label(dag_id: str, run_id: str, task_id: str, map_index: int) -
         log.warning("Could not look up task instance %s/%s/%s[%s]", dag_id, run_id, task_id, map_index, exc_info=True)
         return None
     return str(label) if label else None
+
+
+# () -> {run folder: Airflow's DAG run}: which DAG each run folder belongs to and whether it is still running.
+RunLookup = Callable[[], "dict[str, rp.AirflowRun]"]
+RECENT_DAG_RUNS = 1000  # the import DAGs' latest runs looked up (a run folder older than that shows no DAG)
+
+
+def airflow_runs() -> dict[str, rp.AirflowRun]:
+    """The import DAGs' recent runs from Airflow's metadata database, by run folder name (run_part of the
+    run id): one query of three columns. {} when Airflow cannot answer (the pages still work, without DAG
+    names, and a job without a result is 'no result' rather than 'running')."""
+    try:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            found = session.execute(
+                select(DagRun.dag_id, DagRun.run_id, DagRun.state).where(DagRun.dag_id.in_(rp.IMPORT_DAGS))
+                .order_by(DagRun.id.desc()).limit(RECENT_DAG_RUNS)
+            ).all()
+    except Exception:
+        log.warning("Could not look up the import DAGs' runs", exc_info=True)
+        return {}
+    runs: dict[str, rp.AirflowRun] = {}
+    for dag_id, run_id, state in found:
+        runs.setdefault(rp.run_part(str(run_id)), rp.AirflowRun(str(dag_id), str(run_id), str(getattr(state, "value", state) or "")))
+    return runs
 
 
 def airflow_auth_dependency() -> Callable[..., Any]:
@@ -100,12 +132,14 @@ def _environment() -> Environment:
     return env
 
 
-def create_app(root: Location | None = None, *, task_label: TaskLabelResolver = airflow_task_label) -> FastAPI:
-    """The app. `root` fixes the reports root (default: the pipeline's rule, read per request)."""
+def create_app(root: Location | None = None, *, task_label: TaskLabelResolver = airflow_task_label, run_lookup: RunLookup = airflow_runs) -> FastAPI:
+    """The app. `root` fixes the reports root (default: the pipeline's rule, read per request); `run_lookup`
+    gives Airflow's DAG runs by run folder (tests pass their own)."""
     auth = airflow_auth_dependency()
     app = FastAPI(title=APP_NAME, dependencies=[Depends(auth)], docs_url=None, redoc_url=None, openapi_url=None)
     app.state.auth_dependency = auth  # tests may override it: app.dependency_overrides[app.state.auth_dependency]
     app.state.task_label = task_label
+    app.state.run_lookup = run_lookup
     env = _environment()
     assets = {name: ((HERE / rel).read_bytes(), media) for name, (rel, media) in ASSETS.items()}
 
@@ -150,27 +184,31 @@ def create_app(root: Location | None = None, *, task_label: TaskLabelResolver = 
         rows = reports.budget_jobs()
         return page(
             request, "budgets.html", title="Budgets", active="budgets", rows=rp.filter_rows(rows, show, q), counts=rp.filter_counts(rows),
-            show=show, q=q, total=len(rows),
+            show=show, q=q, total=len(rows), status_chart=Markup(page_charts.statuses(rows)),
         )
 
     @app.get("/runs", response_class=HTMLResponse)
     def runs(request: Request, reports: rp.ReportStore = Depends(store)) -> HTMLResponse:
-        return page(request, "runs.html", title="Runs", active="runs", runs=reports.runs())
+        return page(request, "runs.html", title="Runs", active="runs", runs=reports.runs(airflow=app.state.run_lookup()))
 
     @app.get("/runs/{run}", response_class=HTMLResponse)
     def run(request: Request, run: str, reports: rp.ReportStore = Depends(store)) -> HTMLResponse:
-        report = reports.run(run)
+        path = reports.run_path(run)
+        report = reports.run(run, app.state.run_lookup().get(path.name)) if path is not None else None
         if report is None:
             return not_found(request, "There are no budget reports for this run.")
         return page(request, "run.html", title=f"Run {report.run_id}", active="runs", run=report)
 
     @app.get("/runs/{run}/jobs/{key}", response_class=HTMLResponse)
     def job(request: Request, run: str, key: str, reports: rp.ReportStore = Depends(store)) -> HTMLResponse:
-        report = reports.job(run, key)
+        path = reports.run_path(run)
+        report = reports.job(run, key, app.state.run_lookup().get(path.name)) if path is not None else None
         if report is None:
             return not_found(request, "This run has no report for this job.")
+        history = reports.job_history(key, HISTORY_ROWS)
+        charts = {"cost_types": Markup(page_charts.cost_types(report)), **{k: Markup(v) for k, v in page_charts.history(history, key).items()}}
         return page(request, "job.html", title=f"Job {report.row.label}", active="budgets", job=report, row=report.row,
-                    history=reports.job_history(key, HISTORY_ROWS), history_limit=HISTORY_ROWS)
+                    history=history, history_limit=HISTORY_ROWS, charts=charts)
 
     @app.get("/runs/{run}/jobs/{key}/files/{name}")
     def download(run: str, key: str, name: str, reports: rp.ReportStore = Depends(store)) -> Response:

@@ -19,16 +19,35 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from include.budget_import import job_status_store, storage
+from include.budget_import import job_states, job_status_store, storage
 from include.budget_import.artifacts import reports_root
 from include.budget_import.job_keys import job_key, run_part
-from include.budget_import.job_states import REASON_LABELS, STATE_LABELS, reason_label, state_of
+from include.budget_import.job_states import REASON_LABELS, reason_label, state_of
 from include.budget_import.storage import Location, StoragePath
 from include.budget_import.totals import FAILING, decimal_or_none, money, outcome_words, signed_money
 
 # the pipeline's naming rules and words, re-exported for the app
 __all__ = ["REASON_LABELS", "STATE_LABELS", "decimal_or_none", "job_key", "money", "outcome_words", "reason_label", "reports_root", "run_part",
            "signed_money", "state_of"]
+
+# The pipeline's state labels, plus one only the UI can know: a job without a result in a run Airflow is still running.
+STATE_LABELS: dict[str, str] = {**job_states.STATE_LABELS, "running": "Running"}
+IMPORT_DAGS = ("spectrum_budget_import", "spectrum_budget_nightly", "spectrum_budget_restore")
+LIVE_RUN_STATES = frozenset({"queued", "running", "restarting", "up_for_retry", "scheduled"})
+
+
+@dataclass(frozen=True)
+class AirflowRun:
+    """A DAG run as Airflow's metadata database has it (the plugin runs in the api-server)."""
+
+    dag_id: str
+    run_id: str
+    state: str  # Airflow's DagRunState: queued, running, success, failed
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_RUN_STATES
+
 
 # --- names (the pipeline's own rules: include/budget_import/job_keys.py) ---------------------------
 _NAME = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,249}$")
@@ -275,6 +294,11 @@ class RunInfo:
     jobs: int
     by_state: dict[str, int]
     complete: bool
+    airflow: AirflowRun | None = None  # the DAG run (its DAG and state), when Airflow knows it
+
+    @property
+    def running(self) -> bool:
+        return self.airflow is not None and self.airflow.live
 
 
 @dataclass(frozen=True)
@@ -285,6 +309,11 @@ class RunReport:
     complete: bool
     jobs: list[JobRow]
     failed_jobs: list[str]
+    airflow: AirflowRun | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.airflow is not None and self.airflow.live
 
     @property
     def by_state(self) -> dict[str, int]:
@@ -308,6 +337,7 @@ class JobReport:
     rejects: list[dict[str, str]]
     rejects_total: int
     downloads: list[Download]
+    airflow: AirflowRun | None = None
 
     @property
     def snapshot_total(self) -> str | None:
@@ -403,7 +433,10 @@ class ReportStore:
         path = self.runs_dir / name
         return path if path.is_dir() else None
 
-    def runs(self, limit: int = 30) -> list[RunInfo]:
+    def runs(self, limit: int = 30, airflow: dict[str, AirflowRun] | None = None) -> list[RunInfo]:
+        """The latest runs; `airflow` (run folder -> Airflow's DAG run) names each run's DAG and whether it is
+        still running: a job without a result in a running run is 'running', not 'no result'."""
+        airflow = airflow or {}
         infos = []
         for path in self.run_folders()[:limit]:
             summary = _dict(read_json(path / "summary.json"))
@@ -411,9 +444,12 @@ class ReportStore:
             by_state: dict[str, int] = {}
             for r in results:
                 by_state[state_of(r)] = by_state.get(state_of(r), 0) + 1
-            run_id = next((str(r["run_id"]) for r in results if r.get("run_id")), path.name)
+            dag_run = airflow.get(path.name)
+            run_id = next((str(r["run_id"]) for r in results if r.get("run_id")), dag_run.run_id if dag_run else path.name)
             jobs = len(results) if summary else len(self._sub_folders(path))
-            infos.append(RunInfo(path.name, run_id, _iso_mtime(path, self._times.get(path.name)), jobs, by_state, summary is not None))
+            if summary is None and dag_run is not None and dag_run.live and jobs:
+                by_state = {"running": jobs}
+            infos.append(RunInfo(path.name, run_id, _iso_mtime(path, self._times.get(path.name)), jobs, by_state, summary is not None, dag_run))
         return infos
 
     def job_keys(self, run: str) -> list[str]:
@@ -423,10 +459,12 @@ class ReportStore:
             return []
         return [p.name for p in self._sub_folders(path)]
 
-    def run(self, run: str) -> RunReport | None:
+    def run(self, run: str, airflow: AirflowRun | None = None) -> RunReport | None:
+        """One run; `airflow` is its DAG run (a job without a result while it runs is 'running')."""
         path = self.run_path(run)
         if path is None:
             return None
+        pending = "running" if airflow is not None and airflow.live else "incomplete"
         summary = _dict(read_json(path / "summary.json"))
         results: dict[str, dict[str, Any]] = {}
         if summary:
@@ -438,13 +476,14 @@ class ReportStore:
             result = results.pop(job_dir.name, None) or _dict(read_json(job_dir / "result.json"))
             if result is None:  # still running, or its import task failed before writing a result
                 company, _, job = job_dir.name.partition("_")
-                jobs.append(JobRow(job_dir.name, company, job, "incomplete", "", run_folder=path.name))
+                jobs.append(JobRow(job_dir.name, company, job, pending, "", run_folder=path.name))
             else:
                 jobs.append(JobRow.from_result(result, path.name, key=job_dir.name))
         jobs.extend(JobRow.from_result(r, path.name, key=k) for k, r in results.items())  # in summary, no folder
-        run_id = next((str(r["run_id"]) for r in (summary or {}).get("results") or [] if isinstance(r, dict) and r.get("run_id")), path.name)
+        run_id = next((str(r["run_id"]) for r in (summary or {}).get("results") or [] if isinstance(r, dict) and r.get("run_id")),
+                      airflow.run_id if airflow else path.name)
         failed = [str(j) for j in (summary or {}).get("failed_jobs") or []]
-        return RunReport(path.name, run_id, _iso_mtime(path), summary is not None, jobs, failed)
+        return RunReport(path.name, run_id, _iso_mtime(path), summary is not None, jobs, failed, airflow)
 
     # jobs ---------------------------------------------------------------------------------------
     def job_path(self, run: str, key: str) -> StoragePath | None:
@@ -454,17 +493,18 @@ class ReportStore:
         path = run_path / key
         return path if path.is_dir() else None
 
-    def job(self, run: str, key: str) -> JobReport | None:
+    def job(self, run: str, key: str, airflow: AirflowRun | None = None) -> JobReport | None:
         path = self.job_path(run, key)
         if path is None:
             return None
         result = _dict(read_json(path / "result.json"))
-        row = JobRow.from_result(result, path.parent.name, key=key) if result else JobRow(key, *_split_key(key), "incomplete", "", run_folder=path.parent.name)
+        pending = "running" if airflow is not None and airflow.live else "incomplete"
+        row = JobRow.from_result(result, path.parent.name, key=key) if result else JobRow(key, *_split_key(key), pending, "", run_folder=path.parent.name)
         rejects, total = self._rejects(path / "rejects.csv")
         checks = read_json(path / "line_item_validation.json")
         return JobReport(
             run_folder=path.parent.name,
-            run_id=str((result or {}).get("run_id") or path.parent.name),
+            run_id=str((result or {}).get("run_id") or (airflow.run_id if airflow else path.parent.name)),
             row=row,
             result=result or {},
             validation=_dict(read_json(path / "validation.json")),
@@ -475,6 +515,7 @@ class ReportStore:
             rejects=rejects,
             rejects_total=total,
             downloads=self.downloads(path),
+            airflow=airflow,
         )
 
     def _rejects(self, path: StoragePath) -> tuple[list[dict[str, str]], int]:
@@ -587,3 +628,62 @@ def table_columns(rows: list[dict[str, Any]], first: tuple[str, ...] = ("row_id"
             if key not in columns:
                 columns.append(key)
     return columns
+
+
+# --- data for the charts (charts.py draws them) ----------------------------------------------------
+@dataclass(frozen=True)
+class CostTypeTotal:
+    cost_type: str
+    name: str
+    spectrum: Decimal | None
+    procore: Decimal | None
+
+
+def _add(total: Decimal | None, value: Any) -> Decimal | None:
+    amount = decimal_or_none(value)
+    if amount is None:
+        return total
+    return amount if total is None else total + amount
+
+
+def cost_type_totals(report: JobReport) -> tuple[list[CostTypeTotal], str]:
+    """Spectrum's and Procore's budget by cost type, exact, and where the figures come from ('' if nowhere).
+    From the reconciliation's lines (every Spectrum line item with Procore's amount of the same cost code and
+    type, and Procore's lines Spectrum has not; a dry run's too: Procore as it is); else, for an override
+    plan, Spectrum's amounts after and Procore's before (an additive plan keeps no Spectrum amount for the
+    lines it keeps, so it gives no chart)."""
+    names = {str(k): str(v) for k, v in (((report.plan or {}).get("names") or {}).get("cost_types") or {}).items()}
+    spectrum: dict[str, Decimal | None] = {}
+    procore: dict[str, Decimal | None] = {}
+    lines = [line for line in (report.reconciliation or {}).get("lines") or [] if isinstance(line, dict)]
+    if lines:
+        source = "reconciliation"
+        for line in lines:
+            ct = str(line.get("cost_type") or "")
+            spectrum[ct] = _add(spectrum.get(ct), line.get("spectrum_amount"))
+            procore[ct] = _add(procore.get(ct), line.get("procore_amount"))
+    elif report.plan and report.plan.get("mode") != "additive":
+        source = "plan"
+        for action in PLAN_ACTIONS:
+            for line in report.plan.get(action) or []:
+                if not isinstance(line, dict):
+                    continue
+                ct = str(line.get("cost_type") or "")
+                spectrum.setdefault(ct, None)
+                procore.setdefault(ct, None)
+                if action != "delete":
+                    spectrum[ct] = _add(spectrum[ct], line.get("amount_after"))
+                if action != "create":
+                    procore[ct] = _add(procore[ct], line.get("amount_before"))
+    else:
+        return [], ""
+    keys = sorted(set(spectrum) | set(procore))
+    return [CostTypeTotal(k, names.get(k, ""), spectrum.get(k), procore.get(k)) for k in keys], source
+
+
+def dq_pass_rate(record: job_status_store.RunRecord) -> Decimal | None:
+    """Share of data-quality expectations that passed in that run, in percent (exact), None if not recorded."""
+    passed, failed = record.dq_passed, record.dq_failed
+    if passed is None or failed is None or passed + failed == 0:
+        return None
+    return Decimal(100 * passed) / Decimal(passed + failed)

@@ -141,12 +141,24 @@ def reports_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def client(reports_root: Path):
+def airflow_runs() -> dict:
+    """What the app's Airflow lookup answers (run folder -> AirflowRun); a test may add runs to it."""
+    from spectrum_budget_reports.reports import AirflowRun
+
+    return {
+        "manual__2026-11-20T02_30_00_00_00": AirflowRun("spectrum_budget_import", "manual__2026-11-20T02:30:00+00:00", "success"),
+        "scheduled__2026-11-21T02_30_00_00_00": AirflowRun("spectrum_budget_nightly", "scheduled__2026-11-21T02:30:00+00:00", "success"),
+    }
+
+
+@pytest.fixture()
+def client(reports_root: Path, airflow_runs: dict):
     """The app over the sample reports, logged in (the auth dependency overridden: login is not the point)."""
     from fastapi.testclient import TestClient
     from spectrum_budget_reports.app import create_app
 
-    app = create_app(reports_root, task_label=lambda dag_id, run_id, task_id, map_index: {3: "01/21.10"}.get(map_index))
+    app = create_app(reports_root, task_label=lambda dag_id, run_id, task_id, map_index: {3: "01/21.10"}.get(map_index),
+                     run_lookup=lambda: dict(airflow_runs))
     app.dependency_overrides[app.state.auth_dependency] = lambda: None
     with TestClient(app) as test_client:
         yield test_client
