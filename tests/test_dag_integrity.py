@@ -59,7 +59,7 @@ def test_dags_import_without_errors_warnings_or_heavy_work():
     assert result["warnings"] == []
     assert all(result["docs"].values())
     assert result["params"]["spectrum_budget_import"] == ["company_code", "dry_run", "job_number", "merge_mode", "review"]
-    assert result["params"]["spectrum_budget_nightly"] == ["company_codes", "dry_run", "jobs_per_batch", "merge_mode"]
+    assert result["params"]["spectrum_budget_nightly"] == ["company_codes", "dry_run", "jobs_per_batch", "merge_mode", "sync"]
 
 
 def test_nightly_dag_is_scheduled_without_catchup_and_one_run_at_a_time():
@@ -70,7 +70,11 @@ def test_nightly_dag_is_scheduled_without_catchup_and_one_run_at_a_time():
     nightly = bag.dags["spectrum_budget_nightly"]
     assert nightly.catchup is False
     assert nightly.max_active_runs == 1
-    assert nightly.schedule == "30 2 * * *"
+    # the scheduled sync runs hourly; each run imports the companies due that hour (BUDGET_IMPORT_SYNC)
+    assert nightly.schedule == "30 * * * *"
+    (alert,) = nightly.deadline  # a run not finished in time is a deadline alert, notified by the triggerer
+    assert alert.callback.path == "include.budget_import.notify.deadline_missed"
+    assert alert.interval.total_seconds() == 180 * 60
     # one import path: both DAGs run the same tasks (prepare_batch -> ready_jobs -> load_job -> summarise)
     shared = ("prepare_batch", "ready_jobs", "load_job", "summarise")
     manual = bag.dags["spectrum_budget_import"]

@@ -76,18 +76,34 @@ def one_job_batch(params: dict[str, Any], ti: Any = None) -> list[Batch]:
 JOBS_PER_BATCH = 100  # default of the nightly DAG's jobs_per_batch param
 
 
-def discover_jobs(params: dict[str, Any], run_id: str, ti: Any = None) -> list[Batch]:
+def discover_jobs(params: dict[str, Any], run_id: str, ti: Any = None, *, instant: Any = None, run_type: str | None = None) -> list[Batch]:
     """Active Spectrum jobs that are linked to a Procore project, in the batches they are prepared in
     (one company's jobs, `jobs_per_batch` at most). Unlinked ones get a 'not linked' result (so they
     show on the Budgets page), as do projects naming a job Spectrum lacks ('job not found'): those
-    results are the task's XCom `blocked`, which the run's summary reads."""
-    from include.budget_import.discovery import discover
+    results are the task's XCom `blocked`, which the run's summary reads.
+    Only the companies due at the run's logical date (`instant`) in a scheduled run (sync frequency,
+    discovery.companies_to_sync; param `sync`); what the run made of each company is the XCom `companies`."""
+    from include.budget_import.discovery import companies_to_sync, discover
+    from include.budget_import.sync_schedule import SyncSettingError
 
     hook = procore_hook()
-    api = hook.get_api()
     codes = [str(c) for c in (params.get("company_codes") or hook.spectrum_company_codes())]
     if not codes:
         raise AirflowFailException("No Spectrum company to import: set the company_codes param or extra.companies on the procore_api connection")
+    try:
+        codes, companies = companies_to_sync(codes, str(params.get("sync") or "auto"), instant, run_type)
+    except (SyncSettingError, ValueError) as exc:
+        raise AirflowFailException(f"Sync frequency: {exc}") from None
+    for skipped in companies["skipped_by_schedule"]:
+        log.info("company %s skipped by its schedule (%s)", skipped["company_code"], skipped["schedule"])
+    if ti is not None:
+        ti.xcom_push(key=COMPANIES_KEY, value=companies)
+    if not codes:  # nothing due this hour: no connection to Spectrum or Procore at all
+        log.info("no company due at %s (schedules: %s)", companies["instant"], companies["schedules"])
+        if ti is not None:
+            ti.xcom_push(key=BLOCKED_KEY, value=[])
+        return []
+    api = hook.get_api()
     jobs: list[JobToImport] = []
     blocked: list[dict[str, Any]] = []
     run = RunFolder(run_id)
@@ -106,6 +122,7 @@ def discover_jobs(params: dict[str, Any], run_id: str, ti: Any = None) -> list[B
 
 
 BLOCKED_KEY = "blocked"  # the XCom of a start task with the results of jobs it found blocked
+COMPANIES_KEY = "companies"  # the scheduled sync's XCom: the companies due, not due and skipped by their schedule
 
 
 def job_batches(jobs: list[JobToImport], size: int) -> list[Batch]:
@@ -226,7 +243,7 @@ def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id:
     body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
     folder.write_json("review.json", {"override": override.as_dict(), "additive": additive.as_dict(), "existing_lines": len(existing)})
     review = str(params.get("review") or "auto")
-    return {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()},
+    return {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()}, "project": f"{name}",
             "ask": asks_a_person(review, len(existing), bool(params.get("dry_run", False))), "review_body": body}
 
 
@@ -288,7 +305,7 @@ def cancel_import(groups: list[list[PreparedJob]], params: dict[str, Any], run_i
 
 
 def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any, cancelled: Any, run_id: str, *,
-                  fail_on_held: bool) -> dict[str, Any]:
+                  fail_on_held: bool, dag_id: str = "", companies: Any = None) -> dict[str, Any]:
     """The run's report, from what its tasks returned: discovery's blocked jobs, each batch's blocked
     jobs, each load's result. Fails the run when a job has no result (its batch or its load failed),
     so a partial refresh is never presented as complete; the manual DAG (`fail_on_held`) also fails
@@ -302,6 +319,8 @@ def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any
     failed = {(r["company_code"], r["job_number"]) for r in results if r["status"] == "failed"}
     missing = [f"{j['company_code']}/{j['job_number']}" for j in jobs if (j["company_code"], j["job_number"]) not in done - failed]
     summary = {**summarise(results), "failed_jobs": missing}
+    if companies:  # the scheduled sync: which companies were due, and those skipped by their schedule
+        summary["companies"] = companies
     run = RunFolder(run_id)
     run.write_summary(summary)
     for line in summary_lines(summary):
@@ -309,6 +328,7 @@ def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any
     from include.budget_import.retention import prune_runs
 
     prune_runs(run.root, current_run=run_id)  # (BUDGET_IMPORT_KEEP_DAYS / _KEEP_RUNS)
+    _notify(results, [j for j in jobs if f"{j['company_code']}/{j['job_number']}" in missing], run_id, dag_id, run.root)
     if missing:
         raise AirflowFailException(f"{len(missing)} job(s) failed to import (see their task logs): {', '.join(missing)}")
     # (superseded: a newer run imported this job meanwhile; its status is the job's truth, nothing is held)
@@ -318,6 +338,24 @@ def summarise_run(batches: list[Batch], blocked: Any, prepared: Any, loaded: Any
         raise AirflowFailException("; ".join(f"Job {r['company_code']}/{r['job_number']} is {r['status'].replace('_', ' ')}"
                                              f"{' (' + r['reason'] + ')' if r.get('reason') else ''}: {r.get('message') or 'see its report'}" for r in held))
     return {k: summary[k] for k in ("jobs", "by_status")}
+
+
+def _notify(results: list[dict[str, Any]], missing: list[JobToImport], run_id: str, dag_id: str, root: Any) -> None:
+    """Tell the configured notifiers (BUDGET_IMPORT_NOTIFY) of the run's failed, blocked and held jobs;
+    a job without a result is told with the error its status holds. Never fails the run."""
+    from include.budget_import import notify
+
+    if not notify.configured():
+        return
+    failed = []
+    for job in missing:
+        try:
+            status = job_status_store.read_status(job["company_code"], job["job_number"], root=root)
+        except Exception:  # (the message still names the job)
+            status = {}
+        failed.append({"company_code": job["company_code"], "job_number": job["job_number"],
+                       "message": status.get("message") or "the job's task failed: see its log"})
+    notify.notify_run(results, failed, run_id=run_id, dag_id=dag_id)
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -334,6 +372,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     from include.budget_import.totals import money, signed_money
 
     lines = []
+    for skipped in (summary.get("companies") or {}).get("skipped_by_schedule") or []:
+        lines.append(f"company {skipped['company_code']:<6} SKIPPED  by its schedule ({skipped['schedule']}): not imported by the scheduled sync")
     for r in summary["results"]:
         label = f"{r['company_code']}/{r['job_number']}"
         state = state_label(r).upper()

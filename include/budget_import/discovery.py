@@ -60,3 +60,21 @@ def discover(company_code: str, procore_company_id: int, jobs: Iterable[Any], pr
             found.not_linked.append(job.job_number)
     found.orphans = sorted(job for company, job in linked if job not in known)
     return found
+
+
+# --- which companies a run of the scheduled sync imports (sync frequency: sync_schedule.py) ----------
+SYNC_MODES = ("auto", "due", "all")  # the scheduled DAG's `sync` param
+
+
+def companies_to_sync(codes: list[str], mode: str, instant: Any, run_type: str | None) -> tuple[list[str], dict[str, Any]]:
+    """The companies a run imports, and what its report says of the others. `auto`: a scheduled run
+    imports the companies due at its logical date (`instant`), any other run (a manual trigger) every
+    company; `due`: the companies due at `instant` whatever started the run; `all`: every company."""
+    from include.budget_import.sync_schedule import configured_schedules, select_companies
+
+    if mode not in SYNC_MODES:
+        raise ValueError(f"sync must be one of {SYNC_MODES}, not {mode!r}")
+    due_only = mode == "due" or (mode == "auto" and run_type == "scheduled")
+    schedules = configured_schedules()
+    selection = select_companies(codes, schedules, instant, due_only=due_only)
+    return selection.due, selection.report(schedules, instant, "due" if due_only else "all")

@@ -16,6 +16,7 @@ from airflow.sdk import AssetAlias, TaskGroup, XComArg, get_current_context, tas
 from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 from include.budget_import import log_safety
+from include.budget_import.notify import ReviewWaitingNotifier
 from include.budget_import.settings import procore_pool
 
 log_safety.install()  # before any task of these DAGs reads a connection (see log_safety)
@@ -24,6 +25,7 @@ PROCORE_POOL = procore_pool()  # bounds the tasks calling Procore at once
 LOADED = AssetAlias("spectrum_budget_loaded")  # one event per job whose budget was written
 REVIEW_TASK = "review_import"
 BLOCKED_KEY = "blocked"  # (dag_tasks.BLOCKED_KEY: the start task's XCom of the jobs it found blocked)
+COMPANIES_KEY = "companies"  # (dag_tasks.COMPANIES_KEY: the scheduled sync's companies due / skipped by their schedule)
 REVIEW_OPTIONS = ["Override", "Keep existing and add", "Cancel"]
 
 
@@ -91,17 +93,20 @@ def import_budgets(batches: PlainXComArg, *, review: bool) -> Any:
             return results
 
         @task(trigger_rule="all_done")
-        def summarise(batches: Any, blocked: Any, prepared: Any, loaded: Any, cancelled: Any = None, run_id: Any = None) -> Any:
+        def summarise(batches: Any, blocked: Any, prepared: Any, loaded: Any, cancelled: Any = None, companies: Any = None,
+                      run_id: Any = None, dag: Any = None) -> Any:
+            """The run's report; then the notifications of its failed, blocked and held jobs (notify.py)."""
             from include.budget_import import dag_tasks
 
-            return dag_tasks.summarise_run(batches, blocked, prepared, loaded, cancelled, run_id, fail_on_held=review)
+            return dag_tasks.summarise_run(batches, blocked, prepared, loaded, cancelled, run_id, fail_on_held=review,
+                                           dag_id=getattr(dag, "dag_id", ""), companies=companies)
 
         blocked = XComArg(batches.operator, key=BLOCKED_KEY)
         prepared = prepare_batch.expand(batch=batches)
         jobs = ready_jobs(prepared)
         loaded = load_job.expand(jobs=jobs)
         if not review:
-            return summarise(batches, blocked, prepared, loaded)
+            return summarise(batches, blocked, prepared, loaded, companies=XComArg(batches.operator, key=COMPANIES_KEY))
 
         @task(pool=PROCORE_POOL)
         def plan_review(jobs: Any, params: Any = None, run_id: Any = None) -> Any:
@@ -119,6 +124,7 @@ def import_budgets(batches: PlainXComArg, *, review: bool) -> Any:
             body="{{ ti.xcom_pull(task_ids='plan_review')['review_body'] }}",
             options=REVIEW_OPTIONS,
             options_mapping={"Override": "load_job", "Keep existing and add": "load_job", "Cancel": "cancel_import"},
+            notifiers=[ReviewWaitingNotifier()],  # tells BUDGET_IMPORT_NOTIFY's notifiers a person is awaited
             retries=0,  # a person's answer is not retried: the run waits for it
         )
 

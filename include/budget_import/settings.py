@@ -25,8 +25,54 @@ def procore_pool() -> str:
 
 
 def nightly_schedule() -> str:
-    """The nightly's cron (UTC unless Airflow's default time zone says otherwise)."""
-    return os.environ.get("SPECTRUM_BUDGET_NIGHTLY_SCHEDULE") or "30 2 * * *"
+    """The scheduled sync's cron: SPECTRUM_BUDGET_NIGHTLY_SCHEDULE (a site's own cron, as before sync
+    frequencies), else hourly at :30, each run importing the companies due that hour (sync_setting)."""
+    return legacy_nightly_schedule() or SYNC_HOURLY_CRON
+
+
+SYNC_HOURLY_CRON = "30 * * * *"  # the scheduled sync's runs (UTC): one an hour, at the nightly's old minute
+
+
+def legacy_nightly_schedule() -> str | None:
+    return os.environ.get("SPECTRUM_BUDGET_NIGHTLY_SCHEDULE", "").strip() or None
+
+
+def sync_setting() -> str:
+    """BUDGET_IMPORT_SYNC: how often each Spectrum company syncs (hourly, every_4_hours, daily, never) in its
+    time zone, e.g. `01=daily@02:30 America/Chicago,02=every_4_hours America/Denver,03=never` or the same
+    as JSON (include/budget_import/sync_schedule.py). Unset: every company daily at 02:30 UTC (the nightly
+    as it was); with SPECTRUM_BUDGET_NIGHTLY_SCHEDULE set and this unset, every company on each of its runs."""
+    return os.environ.get("BUDGET_IMPORT_SYNC", "").strip()
+
+
+# --- notifications (include/budget_import/notify.py) -----------------------------------------------
+def notify_setting() -> str:
+    """BUDGET_IMPORT_NOTIFY: where people are told of failed, blocked and held jobs, a review waiting and a
+    missed deadline: comma-separated notifier specs, each through an Airflow notifier and its connection:
+    `smtp:<conn id>:<to>[;<to>...]` (SmtpNotifier), `slack:<conn id>:<channel>` (SlackNotifier),
+    `slack_webhook:<conn id>` (SlackWebhookNotifier). Unset: nothing is sent."""
+    return os.environ.get("BUDGET_IMPORT_NOTIFY", "").strip()
+
+
+def notify_from() -> str | None:
+    """BUDGET_IMPORT_NOTIFY_FROM: the sender of e-mails (else the SMTP connection's `from_email` extra)."""
+    return os.environ.get("BUDGET_IMPORT_NOTIFY_FROM", "").strip() or None
+
+
+def ui_base_url() -> str:
+    """BUDGET_IMPORT_UI_URL (else Airflow's AIRFLOW__API__BASE_URL): the Airflow address links in messages
+    start with; unset, links are paths (`/spectrum-budgets/...`) on the Airflow UI's host."""
+    return (os.environ.get("BUDGET_IMPORT_UI_URL") or os.environ.get("AIRFLOW__API__BASE_URL") or "").strip().rstrip("/")
+
+
+def sync_deadline() -> int:
+    """BUDGET_IMPORT_DEADLINE_MINUTES (default 180; 0: none): a run of the scheduled sync not finished this
+    many minutes after its logical date is a missed deadline (Airflow's deadline alert), notified."""
+    raw = os.environ.get("BUDGET_IMPORT_DEADLINE_MINUTES", "").strip()
+    value = int(raw) if raw else 180
+    if value < 0:
+        raise ValueError(f"BUDGET_IMPORT_DEADLINE_MINUTES must be 0 or more, not {raw!r}")
+    return value
 
 
 # --- where reports go, how long a writer waits ---------------------------------------------------
@@ -46,6 +92,13 @@ def reports_conn_id() -> str | None:
     """The Airflow connection of an object store BUDGET_IMPORT_REPORTS_DIR names (e.g. an `aws` connection,
     `endpoint_url` in its extra for MinIO); unset: the filesystem's own credentials (instance role...)."""
     return os.environ.get("BUDGET_IMPORT_REPORTS_CONN_ID", "").strip() or None
+
+
+def sql_dir() -> Path | None:
+    """BUDGET_IMPORT_SQL_DIR: a folder holding the site's own copy of include/sql/ (every file, same names),
+    read instead of the shipped one (sql_files.load_sql); unset: include/sql/."""
+    configured = os.environ.get("BUDGET_IMPORT_SQL_DIR", "").strip()
+    return Path(configured) if configured else None
 
 
 def state_db_url() -> str:
