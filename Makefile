@@ -1,15 +1,19 @@
-# The two commands a new user needs: `make demo` (the whole import on embedded defaults) and `make test`.
+# The commands a new user needs: `make demo` (the whole import on embedded defaults), `make ui` (the demo's
+# Airflow UI and Spectrum Budgets pages on 127.0.0.1 until Ctrl-C) and `make test`.
 # `make lint`: ruff and mypy alone (the lint lane `make test` runs first).
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-fast lint benchmark clean
+.PHONY: setup demo ui test test-fast lint benchmark clean
 
 setup:
 	@scripts/setup.sh
 
 demo: setup
 	@$(PY) -m scripts.demo
+
+ui: setup
+	@$(PY) -m scripts.ui $(ARGS)
 
 test: setup
 	@scripts/run-tests.sh

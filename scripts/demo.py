@@ -53,21 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--company", default="01")
     parser.add_argument("--job", default="19.50")
     parser.add_argument("--merge-mode", default="override", choices=["override", "additive"])
+    parser.add_argument("--var", type=Path, default=VAR, help="the demo's folder (default var/demo): sample, emulator state, AIRFLOW_HOME, reports")
     args = parser.parse_args(argv)
 
-    VAR.mkdir(parents=True, exist_ok=True)
-    spectrum_db, fixture = VAR / "spectrum.db", VAR / "procore_fixture.json"
+    var = args.var.resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    spectrum_db, fixture = var / "spectrum.db", var / "procore_fixture.json"
     print("Building the sample Spectrum database ...")
     subprocess.run(
         [sys.executable, "-m", "standins.spectrum_sample", "build", "--profile", "demo", "--odbc", f"DRIVER={{SQLite3}};Database={spectrum_db}",
-         "--manifest", str(VAR / "spectrum_manifest.json"), "--procore-fixture", str(fixture)],
+         "--manifest", str(var / "spectrum_manifest.json"), "--procore-fixture", str(fixture)],
         cwd=ROOT, check=True, capture_output=True,
     )
-    reports = VAR / "budget_reports"
-    with EmulatorServer(db_path=VAR / "procore.db", fixture_path=fixture, reset=True) as emulator:
+    reports = var / "budget_reports"
+    with EmulatorServer(db_path=var / "procore.db", fixture_path=fixture, reset=True) as emulator:
         print(f"Procore emulator on {emulator.base_url}")
-        env = airflow_env(VAR / "airflow", spectrum_db, procore_target_from_fixture(emulator.base_url, fixture), reports)
-        print("Preparing Airflow (metadata DB under var/demo/airflow) ...")
+        env = airflow_env(var / "airflow", spectrum_db, procore_target_from_fixture(emulator.base_url, fixture), reports)
+        print(f"Preparing Airflow (metadata DB under {var / 'airflow'}) ...")
         migrate(env)
         manual = run_dag(env, reports, "spectrum_budget_import", {"company_code": args.company, "job_number": args.job, "merge_mode": args.merge_mode, "dry_run": False, "review": "never"})
         print_summary(manual)
