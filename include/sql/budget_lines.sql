@@ -1,3 +1,4 @@
+-- rule: every phase / cost type of one job with its original estimate and job-to-date cost (the budget lines imported)
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.

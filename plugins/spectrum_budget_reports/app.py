@@ -187,6 +187,10 @@ def create_app(root: Location | None = None, *, task_label: TaskLabelResolver = 
             show=show, q=q, total=len(rows), status_chart=Markup(page_charts.statuses(rows)),
         )
 
+    @app.get("/preflight", response_class=HTMLResponse)
+    def preflight(request: Request, reports: rp.ReportStore = Depends(store)) -> HTMLResponse:
+        return page(request, "preflight.html", title="Preflight", active="preflight", report=rp.preflight_report(reports))
+
     @app.get("/runs", response_class=HTMLResponse)
     def runs(request: Request, reports: rp.ReportStore = Depends(store)) -> HTMLResponse:
         return page(request, "runs.html", title="Runs", active="runs", runs=reports.runs(airflow=app.state.run_lookup()))

@@ -687,3 +687,8 @@ def dq_pass_rate(record: job_status_store.RunRecord) -> Decimal | None:
     if passed is None or failed is None or passed + failed == 0:
         return None
     return Decimal(100 * passed) / Decimal(passed + failed)
+
+
+def preflight_report(reports: ReportStore) -> dict[str, Any] | None:
+    """The newest preflight report (include/budget_import/preflight.py writes preflight/latest.json), or None."""
+    return _dict(read_json(reports.root / "preflight" / "latest.json"))

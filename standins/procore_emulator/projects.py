@@ -5,7 +5,7 @@ import sqlite3
 from typing import Any
 
 from .auth import NOT_CONNECTED, Caller
-from .errors import forbidden, not_found
+from .errors import forbidden, not_found, unprocessable
 from .pagination import Page
 
 BUDGET_ENGINE = "budgeting"  # Procore does not document the Budget tool's engine_name: a guess (see README)
@@ -91,6 +91,39 @@ def get_project(conn: sqlite3.Connection, caller: Caller, project_id: int) -> sq
     if row is None or row["company_id"] != caller.company_id:
         raise not_found(f"Project {project_id} not found")
     return row
+
+
+# `PATCH /projects/{id}` (Update project): the fields of the spec's Project5 this emulator keeps; the spec's
+# other fields are accepted and ignored. Who may update a project the spec does not say: Procore's own UI
+# asks for Admin on the project's Admin tool, so here only an app installed with `admin` may (a guess).
+UPDATABLE = ("name", "project_number", "origin_id", "origin_data", "active")
+PROJECT_ADMIN = "You do not have permission to update this project (Admin on the project's Admin tool)"
+
+
+def update_project(conn: sqlite3.Connection, caller: Caller, project_id: int, body: Any) -> dict[str, Any]:
+    """Update project: body {company_id, project: {...}}; 404 unknown, 403 not Admin, 422 a bad value."""
+    if not isinstance(body, dict) or not isinstance(body.get("project"), dict):
+        raise unprocessable("project is missing")
+    company_id = body.get("company_id")
+    if not isinstance(company_id, int) or isinstance(company_id, bool):
+        raise unprocessable("company_id is missing")
+    require_company(caller, company_id)
+    get_project(conn, caller, project_id)
+    if caller.client.permission != "admin":
+        raise forbidden(PROJECT_ADMIN)
+    changes = {key: value for key, value in body["project"].items() if key in UPDATABLE}
+    if "name" in changes and not (isinstance(changes["name"], str) and changes["name"].strip()):
+        raise unprocessable("name can't be blank")
+    if "active" in changes and not isinstance(changes["active"], bool):
+        raise unprocessable("active must be true or false")
+    for key in ("project_number", "origin_id", "origin_data"):
+        if key in changes and changes[key] is not None and not isinstance(changes[key], str):
+            raise unprocessable(f"{key} must be a string")
+        if key in changes and changes[key] == "":
+            changes[key] = None  # Procore stores a blank origin id as none
+    for key, value in changes.items():
+        conn.execute(f"UPDATE projects SET {key} = ? WHERE id = ?", (int(value) if key == "active" else value, project_id))
+    return serialize_project(get_project(conn, caller, project_id))
 
 
 def budget_project(conn: sqlite3.Connection, caller: Caller, project_id: int, write: bool) -> sqlite3.Row:

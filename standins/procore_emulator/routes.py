@@ -67,6 +67,13 @@ def list_projects(company_id: int, request: Request, caller: Caller = Depends(re
     return paged(request, page, total, items)
 
 
+@router.patch(f"{V1}/projects/{{project_id}}")
+def update_project(project_id: int, request: Request, caller: Caller = Depends(rest_caller),
+                   body: Any = Depends(json_body)) -> ExactJSONResponse:
+    with emu_of(request).db.tx() as conn:
+        return ExactJSONResponse(projects.update_project(conn, caller, project_id, body))
+
+
 @router.get(f"{V1}/projects/{{project_id}}/tools")
 def list_tools(project_id: int, request: Request, caller: Caller = Depends(rest_caller)) -> ExactJSONResponse:
     page = page_of(request)

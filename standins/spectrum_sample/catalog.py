@@ -35,10 +35,12 @@ class Company:
 
 
 # API clients: as in Procore, one app (client id and secret) is installed in both companies.
-# Each company has the 'standard' demo app and a 'read_only' viewer app (-> no_permission).
+# Each company has the 'standard' demo app and a 'read_only' viewer app (-> no_permission), and an 'admin' app
+# (the preflight's link action: updating a project's origin_id needs Admin, an emulator guess).
 CLIENTS_01 = (
     Client("demo-client", "demo-secret", "standard"),
     Client("viewer-client", "viewer-secret", "read_only"),
+    Client("admin-client", "admin-secret", "admin"),
 )
 CLIENTS_02 = CLIENTS_01
 

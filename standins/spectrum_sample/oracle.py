@@ -214,7 +214,7 @@ class ManifestWriter:
                     "company_code": c.code, "name": c.name, "procore_company_id": c.procore_company_id,
                     "cost_types": [ct.code for ct in c.cost_types],
                     "clients": [{"client_id": cl.client_id, "permission": cl.permission,
-                                 "blocked_reason": None if cl.permission == "standard" else "no_permission"}
+                                 "blocked_reason": None if cl.permission in ("standard", "admin") else "no_permission"}
                                 for cl in c.clients],
                 }
                 for c in dataset.companies

@@ -67,6 +67,7 @@ def test_every_operation_answers_its_documented_shape(emu: Emu) -> None:
                                                  "client_secret": "demo-secret"})
     call("GET", "/rest/v1.0/companies")
     call("GET", f"/rest/v1.0/companies/{COMPANY}/projects", params={"filters[origin_id]": "01|19.50"})
+    call("PATCH", f"/rest/v1.0/projects/{RIVERSIDE}", emu.api("admin-client"), json={"company_id": COMPANY, "project": {"origin_id": "01|19.50"}})
     call("GET", f"/rest/v1.0/projects/{RIVERSIDE}/tools")
     call("GET", "/rest/v1.0/settings/permissions", params={"project_id": RIVERSIDE})
     call("GET", f"/rest/v1.0/projects/{RIVERSIDE}/budget")

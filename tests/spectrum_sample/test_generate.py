@@ -52,7 +52,7 @@ def test_demo_jobs_and_blocked_reasons(demo_manifest):
     # every job-level reason once (no_permission depends on the API client: see companies[].clients)
     assert reasons == Counter(r for r in BLOCK_ORDER if r != "no_permission")
     for c in demo_manifest["companies"]:
-        assert [cl["blocked_reason"] for cl in c["clients"]] == [None, "no_permission"]
+        assert [cl["blocked_reason"] for cl in c["clients"]] == [None, "no_permission", None]
     for j in jobs:
         assert (j["expected_status"] == "ready") == (j["blocked_reason"] is None)
         assert all(3 <= len(ln) for ln in j["lines"])
@@ -225,7 +225,7 @@ def test_procore_fixture(tmp_path, demo_manifest):
     assert set(companies) == {1001, 1002}
     installs = {c["id"]: {cl["client_id"]: cl["permission"] for cl in c["clients"]} for c in fixture["companies"]}
     # one app installed in both companies, as in Procore
-    assert installs[1001] == installs[1002] == {"demo-client": "standard", "viewer-client": "read_only"}
+    assert installs[1001] == installs[1002] == {"demo-client": "standard", "viewer-client": "read_only", "admin-client": "admin"}
     assert [lt["code"] for lt in companies[1001]["line_item_types"]] == ["L", "M", "S", "E", "O"]
     assert [lt["code"] for lt in companies[1002]["line_item_types"]] == ["1", "2", "3", "4"]
     assert companies[1001]["line_item_types"][0] == {"code": "L", "name": "Labor", "base_type": "labor",

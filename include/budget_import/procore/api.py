@@ -29,6 +29,25 @@ class ProcoreBudgetApi:
         params = {"filters[origin_id]": origin_id} if origin_id else {}
         return list(self.client.paged(f"/rest/v1.0/companies/{company_id}/projects", company_id=company_id, params=params, per_page=LIST_PAGE))
 
+    def companies(self, company_id: int) -> list[dict[str, Any]]:
+        """The companies these credentials' app is installed in (asked as one of them: Procore-Company-Id)."""
+        return list(self.client.paged("/rest/v1.0/companies", company_id=company_id, per_page=LIST_PAGE))
+
+    def project(self, company_id: int, project_id: int) -> dict[str, Any] | None:
+        """One project of a company (the list filtered on its id), or None when the company has none by that id."""
+        rows = self.client.get_json(f"/rest/v1.0/companies/{company_id}/projects", company_id=company_id,
+                                    params={"filters[id]": str(project_id)}, project_id=project_id)
+        return next((row for row in rows or [] if row.get("id") == project_id), None)
+
+    def set_project_origin_id(self, company_id: int, project_id: int, origin_id: str) -> dict[str, Any]:
+        """Update project (PATCH /rest/v1.0/projects/{id}, body {company_id, project: {origin_id}}): the link
+        from a Procore project to its Spectrum job. Idempotent: the same value set twice is one link."""
+        body = self.client.send_json(
+            "PATCH", f"/rest/v1.0/projects/{project_id}", company_id=company_id,
+            body={"company_id": company_id, "project": {"origin_id": origin_id}}, idempotent=True, project_id=project_id,
+        )
+        return body if isinstance(body, dict) else {}
+
     def budget_tool_active(self, company_id: int, project_id: int) -> bool:
         tools = self.client.get_json(f"/rest/v1.0/projects/{project_id}/tools", company_id=company_id, project_id=project_id)
         return any(t.get("engine_name") == BUDGET_TOOL_ENGINE and t.get("is_active") for t in tools or [])
