@@ -53,7 +53,7 @@ def parse_dags() -> dict:
 def test_dags_import_without_errors_warnings_or_heavy_work():
     result = parse_dags()
     assert result["errors"] == {}
-    assert result["dags"] == ["spectrum_budget_import", "spectrum_budget_nightly", "spectrum_budget_restore"]
+    assert result["dags"] == ["spectrum_budget_import", "spectrum_budget_nightly", "spectrum_budget_preflight", "spectrum_budget_restore"]
     assert result["heavy"] == [], "pandas / great_expectations / pipeline must be imported inside tasks only"
     assert result["opened"] == [], "no database or network access at parse time"
     assert result["warnings"] == []
@@ -97,6 +97,10 @@ def test_nightly_dag_is_scheduled_without_catchup_and_one_run_at_a_time():
     assert review.options == ["Override", "Keep existing and add", "Cancel"]
     restore = bag.dags["spectrum_budget_restore"].task_dict["restore_snapshot"]
     assert restore.pool == "procore_api" and restore.retries == 2 and restore.on_failure_callback, "restore is a writer like any other"
+    preflight = bag.dags["spectrum_budget_preflight"]  # checks first-day readiness; its one write (a link) is explicit
+    assert preflight.schedule is None and sorted(preflight.params.keys()) == ["company_codes", "link"]
+    assert preflight.task_dict["link_project"].downstream_task_ids == {"run_preflight"}
+    assert {t.pool for t in preflight.tasks} == {"procore_api"} and preflight.task_dict["link_project"].on_failure_callback
 
 
 def test_production_code_never_imports_the_stand_ins():

@@ -177,3 +177,17 @@ def test_the_preflight_page_renders_the_report(site, tmp_path):
     assert "job_budget_locked.sql" in html and "finalized and locked" in html
     assert "01|22.00" in html and "Lakeside Library" in html and str(LAKESIDE) in html
     assert "&#34;link&#34;" in html or "&quot;link&quot;" in html  # the DAG conf to copy, escaped
+
+
+def test_the_cli_checks_and_links(site, emulator, capsys, monkeypatch):
+    from scripts import preflight as cli
+
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert "not linked: 01/22.00" in out and "python -m scripts.preflight link --company 01 --job 22.00 --project 2008" in out
+    admin = site["AIRFLOW_CONN_PROCORE_API"].replace("demo-client", "admin-client").replace("demo-secret", "admin-secret")
+    monkeypatch.setenv("AIRFLOW_CONN_PROCORE_API", admin)
+    assert cli.main(["link", "--company", "01", "--job", "22.00", "--project", str(RIVERSIDE)]) == 1
+    assert "already linked to job 01/19.50" in capsys.readouterr().err
+    assert cli.main(["link", "--company", "01", "--job", "22.00", "--project", str(LAKESIDE)]) == 0
+    assert projects_seen_by_procore(emulator)[LAKESIDE] == "01|22.00"
