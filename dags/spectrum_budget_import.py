@@ -30,6 +30,9 @@ run waits at `review_import` for a person, who reads what Override and Keep exis
 runs unattended. Unattended, an override that would delete every line, or more than half of the lines or
 of the budget's value, is held as "needs review" and writes nothing.
 
+Notifications (`BUDGET_IMPORT_NOTIFY`: Airflow's SMTP or Slack notifiers): a blocked, failed or held job
+at `summarise`, with its reason and what to do; the review waiting for a person at `review_import`.
+
 Connections: `spectrum_db` (odbc) and `procore_api` (http); pool `procore_api` for the load. A job loaded
 emits an event on the asset alias `spectrum_budget_loaded`. The nightly and this DAG never write the
 same project at once (a per-job lock; the second waits). Reports: `budget_reports/runs/<run id>/` under

@@ -100,3 +100,27 @@ def test_a_bad_setting_or_a_failing_notifier_is_logged_and_never_raises(monkeypa
                        '"disable_ssl": true, "timeout": 2, "retry_limit": 1, "from_email": "a@b.c"}}')
     assert notify.notify_run([BLOCKED], [], run_id=RUN, dag_id="d") == 0
     assert "through smtp:no_such_conn failed (the import goes on)" in caplog.text
+
+
+def test_the_review_task_tells_who_waits_for_which_job(monkeypatch):
+    """ReviewWaitingNotifier is the HITL review's notifier: called (as HITLOperator calls its notifiers)
+    with the task's context when the review starts waiting."""
+    sent: list[Message] = []
+    monkeypatch.setenv("BUDGET_IMPORT_NOTIFY", "smtp:smtp_default:ops@example.com")
+    monkeypatch.setattr(notify, "send", lambda messages, specs=None, context=None: sent.extend(messages) or len(messages))
+
+    class TI:
+        run_id = "manual__1"
+
+        def xcom_pull(self, task_ids):
+            assert task_ids == "plan_review"
+            return {"existing_lines": 5, "project": "Riverside Clinic", "plans": {"override": {"create": 0, "update": 2, "delete": 1},
+                                                                                 "additive": {"create": 0}}}
+
+    from airflow.sdk import DAG
+
+    dag = DAG("spectrum_budget_import", schedule=None)
+    notify.ReviewWaitingNotifier()({"params": {"company_code": "01", "job_number": "19.50"}, "ti": TI(), "run_id": "manual__1", "dag": dag})
+    assert [m.subject for m in sent] == ["[Spectrum budget] Job 01/19.50 waits for your review"]
+    assert "Procore project: Riverside Clinic" in sent[0].body and "update 2, delete 1" in sent[0].body
+    assert "Run: spectrum_budget_import manual__1" in sent[0].body
