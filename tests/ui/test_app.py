@@ -203,6 +203,7 @@ def test_links_follow_the_mount_prefix(reports_root: Path):
     """Mounted under /spectrum-budgets (as the api-server does), every link carries the prefix."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
+
     from spectrum_budget_reports.app import create_app
 
     sub = create_app(reports_root)
@@ -221,6 +222,7 @@ def test_links_follow_the_mount_prefix(reports_root: Path):
 @pytest.fixture()
 def anonymous(reports_root: Path):
     from fastapi.testclient import TestClient
+
     from spectrum_budget_reports.app import create_app
 
     with TestClient(create_app(reports_root)) as test_client:
@@ -285,3 +287,77 @@ def test_a_job_held_for_review_shows_as_needs_review_on_the_budgets_page(client,
     html = client.get("/", params={"show": "review"}).text
     assert '<tr data-job="01_77~2001" data-state="needs_review">' in html and '<span class="badge needs_review">Needs review</span>' in html
     assert "<strong>Held for review</strong>" in html and "01/77 01" in html
+
+
+# --- issue 18: theme, charts, running runs, the DAG of each run ------------------------------------
+def test_theme_script_is_served_and_allowed_by_the_csp_only_from_this_server(client):
+    page = client.get("/")
+    assert '<script src="/assets/theme.js"></script>' in page.text and '<meta name="color-scheme" content="light dark">' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"] and "unsafe-inline" not in page.headers["content-security-policy"]
+    js = client.get("/assets/theme.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert 'localStorage.getItem("theme")' in js.text and "http" not in js.text
+    css = client.get("/assets/style.css").text
+    assert "@media (prefers-color-scheme: dark)" in css and ':root[data-theme="dark"]' in css and ':root:not([data-theme="light"])' in css
+
+
+def test_budgets_page_charts_jobs_per_status(client):
+    import xml.etree.ElementTree as ET
+
+    html = client.get("/").text
+    svg = html[html.index("<svg"):html.index("</svg>") + 6]
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.find(f"{ns}title").text == "Jobs per status"
+    counts = {g.get("class"): g.find(f"{ns}rect").get("data-value") for g in root.iter(f"{ns}g")}
+    assert counts == {"st-synced": "1", "st-ready": "1", "st-blocked": "1", "st-failed_validation": "1"}
+
+
+def test_job_page_charts_budget_by_cost_type_and_history(client, reports_root: Path):
+    import xml.etree.ElementTree as ET
+
+    # a second run of the job, with data-quality figures, so the history charts have two points
+    later = finished("01", "19.50", "synced", "scheduled__2026-11-22T02:30:00+00:00", at="2026-11-22T02:31:00+00:00", total="2630400.00",
+                     rejected=2, rejected_total="38.46")
+    later["stages"]["validate"].update(expectations_passed=11, expectations_failed=1)
+    write_status(reports_root, later)
+    html = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50").text
+    ns = "{http://www.w3.org/2000/svg}"
+    found = {}
+    for part in html.split("<svg")[1:]:
+        root = ET.fromstring("<svg" + part[:part.index("</svg>") + 6])
+        found[root.find(f"{ns}title").text] = root
+    cost = found["Budget by cost type: Spectrum and Procore after"]
+    values = [r.get("data-value") for r in cost.iter(f"{ns}rect") if r.get("data-value")]
+    assert values == ["218710.00", "218710.00"], "the reconciliation's lines summed by cost type, exactly"
+    assert "Spectrum $218,710.00" in "".join(cost.itertext())
+    totals = found["Budget totals over the runs"]
+    assert "Spectrum $2,630,400.00" in "".join(totals.itertext()), "the latest run labelled"
+    rejected = found["Rows rejected per run"]
+    assert [r.get("data-value") for r in rejected.iter(f"{ns}rect") if r.get("data-value")] == ["0", "2"], "oldest first"
+    quality = found["Data-quality pass rate per run"]
+    assert "91.7%" in "".join(quality.itertext())
+
+
+def test_a_run_airflow_is_still_running_shows_its_jobs_as_running_and_names_its_dag(client, reports_root: Path, airflow_runs: dict):
+    from spectrum_budget_reports.reports import AirflowRun
+
+    folder = "scheduled__2026-11-23T02_30_00_00_00"
+    (reports_root / "runs" / folder / "01_19.50").mkdir(parents=True)  # prepared, not loaded yet: no result, no summary
+    airflow_runs[folder] = AirflowRun("spectrum_budget_nightly", "scheduled__2026-11-23T02:30:00+00:00", "running")
+    runs = client.get("/runs").text
+    assert f'data-run="{folder}" data-dag="spectrum_budget_nightly" data-airflow-state="running"' in runs
+    assert 'data-dag="spectrum_budget_import"' in runs and '<td class="dag mono small" data-field="dag">spectrum_budget_import</td>' in runs
+    run = client.get(f"/runs/{folder}").text
+    rows, states = rows_of(run)
+    assert states == {"01_19.50": "running"} and rows["01_19.50"]["status"] == "Running"
+    assert "running in Airflow" in run and "Import failed" not in run and "No result" not in run
+    assert "scheduled__2026-11-23T02:30:00+00:00" in run, "the run's own id, from Airflow"
+    job = client.get(f"/runs/{folder}/jobs/01_19.50").text
+    assert 'data-field="running"' in job and "being imported" in job and "failed" not in job.split("<main>")[1].split("</main>")[0].lower()
+
+    # the same run once Airflow has failed it: no result is no result
+    airflow_runs[folder] = AirflowRun("spectrum_budget_nightly", "scheduled__2026-11-23T02:30:00+00:00", "failed")
+    rows, states = rows_of(client.get(f"/runs/{folder}").text)
+    assert states == {"01_19.50": "incomplete"} and rows["01_19.50"]["status"] == "No result"
+    assert "the Airflow run failed" in client.get(f"/runs/{folder}/jobs/01_19.50").text

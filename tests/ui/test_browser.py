@@ -228,3 +228,135 @@ def test_statuses_stay_true_through_rejects_a_restore_an_additive_difference_and
     text = b.evaluate("document.body.innerText")
     assert "Blocked" in text and "Estimates not posted" in text and "Import failed" not in text
     shot(b, "11-job-blocked-manual-run")
+
+
+# --- issue 18: Airflow's light and dark theme, no clipped tables at 1400 px, charts -----------------
+THEMES = ARTIFACTS / "themes"
+LUMINANCE_JS = """(el => { const c = (el.ownerDocument.defaultView.getComputedStyle(el).backgroundColor.match(/[\\d.]+/g) || []).map(Number);
+  const lin = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return c.length >= 3 ? 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]) : -1; })"""
+# What is wrong with a document's layout at this width: the page scrolls sideways, or a table sticks out of
+# it without a box of its own that scrolls. Also which tables do scroll in their box (for the record).
+LAYOUT_JS = """(d => { const w = d.defaultView, se = d.scrollingElement, bad = [], scrolling = [];
+  if (se.scrollWidth > se.clientWidth) bad.push(`page ${se.scrollWidth} > ${se.clientWidth}`);
+  for (const t of d.querySelectorAll('table')) {
+    if (t.parentElement.closest('table')) continue;  // a sample table inside a table: its outer table's box counts
+    const box = t.closest('.scroll'), right = d.documentElement.clientWidth + 1, name = t.className || 'table';
+    if (box) {
+      const o = w.getComputedStyle(box).overflowX;
+      if (o !== 'auto' && o !== 'scroll') bad.push(`${name}: its box does not scroll`);
+      if (box.getBoundingClientRect().right > right) bad.push(`${name}: its box sticks out`);
+      if (box.scrollWidth > box.clientWidth) scrolling.push(name);
+    } else if (t.getBoundingClientRect().right > right) bad.push(`${name}: clipped`);
+  }
+  return {bad, scrolling, width: se.clientWidth}; })"""
+
+
+def _login(b: Browser, api_server: ApiServer) -> None:
+    b.navigate(f"{api_server.url}{PREFIX}/")
+    if b.evaluate("location.pathname") == "/auth/login":
+        b.type_into("input[name=username]", "admin")
+        b.type_into("input[name=password]", api_server.password("admin"))
+        b.evaluate("document.querySelector('button[type=submit]').click()")
+        b.wait_for(f"location.pathname === '{PREFIX}/' && document.readyState === 'complete'", what="the Budgets page after login")
+
+
+def _look(b: Browser, doc: str = "document") -> dict:
+    """The page's theme, background luminance and layout problems (doc: an expression for the document)."""
+    return b.evaluate(f"""(() => {{ const d = {doc}; return {{theme: d.documentElement.getAttribute('data-theme'),
+        luminance: {LUMINANCE_JS}(d.body), layout: {LAYOUT_JS}(d), charts: d.querySelectorAll('svg.chart').length}}; }})()""")
+
+
+def _emulate(b: Browser, scheme: str) -> None:
+    b.page("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+
+def _assert_theme(look: dict, mode: str, where: str) -> None:
+    if mode == "dark":
+        assert 0 <= look["luminance"] < 0.05, f"{where}: a dark background in dark mode, got luminance {look['luminance']}"
+    else:
+        assert look["luminance"] > 0.9, f"{where}: a light background in light mode, got luminance {look['luminance']}"
+    assert look["layout"]["bad"] == [], f"{where}: {look['layout']}"
+
+
+FRAME = "document.querySelector('iframe').contentDocument"
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_pages_follow_airflows_theme_and_nothing_is_clipped_at_1400_px(api_server: ApiServer, browser, mode: str):
+    """Airflow's choice (localStorage 'theme', as Airflow 3's UI stores it) wins over the system's (emulated as
+    the opposite); the Budgets page, a job page and the DAG run tab are read at a 1400 px window: background
+    luminance, no sideways page scroll, every table fits or scrolls in its own box; screenshots under themes/."""
+    b, _ = browser
+    base = api_server.url
+    _login(b, api_server)
+    _emulate(b, "light" if mode == "dark" else "dark")
+    b.evaluate(f"localStorage.setItem('theme', '{mode}')")
+    records = {}
+    try:
+        b.navigate(f"{base}{PREFIX}/")
+        look = _look(b)
+        assert look["theme"] == mode, "theme.js took Airflow's stored choice"
+        assert look["charts"] == 1, "the jobs-per-status chart"
+        _assert_theme(look, mode, "Budgets page")
+        assert b.evaluate("document.querySelector('svg.chart').getBoundingClientRect().width") > 200
+        records["budgets"] = look
+        shot(b, f"themes/{mode}-budgets")
+
+        b.navigate(f"{base}{PREFIX}/jobs/01_19.50")
+        b.wait_for("location.pathname.endsWith('/jobs/01_19.50') && document.readyState === 'complete'", what="job 01/19.50")
+        look = _look(b)
+        assert look["theme"] == mode and look["charts"] >= 3, look
+        _assert_theme(look, mode, "job page")
+        titles = b.evaluate("[...document.querySelectorAll('svg.chart > title')].map(t => t.textContent)")
+        assert any(t.startswith("Budget by cost type") for t in titles) and "Budget totals over the runs" in titles and "Rows rejected per run" in titles
+        fill = [int(v) for v in b.evaluate("getComputedStyle(document.querySelector('svg.chart text.val')).fill").strip("rgb()").split(",")[:3]]
+        assert (min(fill) > 180) if mode == "dark" else (max(fill) < 80), f"chart text readable on the {mode} background: {fill}"
+        records["job"] = look
+        shot(b, f"themes/{mode}-job")
+
+        # Inside Airflow's UI: its own page is in this mode (class on <html>), and so is our frame.
+        run_id = nightly_run_id(api_server)
+        b.navigate(f"{base}/dags/spectrum_budget_nightly/runs/{quote(run_id, safe='')}/plugin/spectrum-budgets-run")
+        b.wait_for("(() => { const f = document.querySelector('iframe'); return f && f.contentDocument && f.contentDocument.readyState === 'complete'"
+                   " && f.contentDocument.querySelectorAll('tr[data-job]').length > 0; })()", timeout=60, what="the run's reports in the DAG run tab")
+        assert b.evaluate(f"document.documentElement.classList.contains('{mode}')"), "Airflow's UI is in this mode"
+        look = _look(b, FRAME)
+        assert look["theme"] == mode, "the frame follows Airflow's page"
+        _assert_theme(look, mode, "DAG run tab")
+        assert look["layout"]["width"] < 1400, "the tab's frame is narrower than the window"
+        assert "jobs" not in look["layout"]["scrolling"], f"the run's table fits the DAG run tab at 1400 px: {look['layout']}"
+        assert b.evaluate(f"{FRAME}.querySelector('td[data-field=dag], code[data-field=dag]').textContent") == "spectrum_budget_nightly"
+        records["dag_run_tab"] = look
+        shot(b, f"themes/{mode}-airflow-dag-run-tab")
+    finally:
+        b.page("Emulation.setEmulatedMedia", {"features": []})
+        THEMES.mkdir(parents=True, exist_ok=True)
+        (THEMES / f"{mode}.json").write_text(json.dumps(records, indent=2), encoding="utf-8")
+
+
+def test_without_a_stored_choice_or_without_scripts_the_system_theme_is_followed(api_server: ApiServer, browser):
+    """Airflow's 'system' (or no choice at all) and a browser with scripts off: prefers-color-scheme decides."""
+    b, _ = browser
+    _login(b, api_server)
+    b.evaluate("localStorage.setItem('theme', 'system')")
+    try:
+        for scheme in ("dark", "light"):
+            _emulate(b, scheme)
+            b.navigate(f"{api_server.url}{PREFIX}/runs")
+            look = _look(b)
+            assert look["theme"] is None, "no choice to follow: the CSS media query decides"
+            _assert_theme(look, scheme, f"Runs page, system {scheme}")
+        b.page("Emulation.setScriptExecutionDisabled", {"value": True})
+        _emulate(b, "dark")
+        b.evaluate("localStorage.setItem('theme', 'light')")  # a choice the page cannot read without scripts
+        b.navigate(f"{api_server.url}{PREFIX}/")
+        b.page("Emulation.setScriptExecutionDisabled", {"value": False})
+        look = _look(b)
+        assert look["theme"] is None, "theme.js did not run"
+        _assert_theme(look, "dark", "Budgets page, scripts off, system dark")
+        shot(b, "themes/scripts-off-system-dark-budgets")
+    finally:
+        b.page("Emulation.setScriptExecutionDisabled", {"value": False})
+        b.page("Emulation.setEmulatedMedia", {"features": []})
+        b.evaluate("localStorage.removeItem('theme')")
