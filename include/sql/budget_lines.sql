@@ -1,4 +1,3 @@
--- rule: every phase / cost type of one job with its original estimate and job-to-date cost (the budget lines imported)
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
@@ -9,6 +8,7 @@
 -- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
 -- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
 --
+-- rule: every phase / cost type of one job with its original estimate and job-to-date cost (the budget lines imported)
 -- The budget lines of one job: every phase / cost type with its original estimate and its
 -- job-to-date cost (the sum of its cost transactions). Rows are NOT filtered here: the seed's rules
 -- (estimate > $0, JTD cost and/or estimate) are applied and reported in Python, so that every row

@@ -1,4 +1,3 @@
--- rule: the company's cost types (a line's cost type must be one of them: unknown_cost_type)
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
@@ -9,6 +8,7 @@
 -- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
 -- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
 --
+-- rule: the company's cost types (a line's cost type must be one of them: unknown_cost_type)
 -- The cost types a company defines (each company has its own codes: L/M/S/E/O, 1/2/3, ...), as stored;
 -- Python folds the codes (a phase's 'l' is the company's 'L', as on SQL Server).
 -- Parameters: company code.

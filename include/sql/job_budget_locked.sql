@@ -1,4 +1,3 @@
--- rule: the budget is finalized and locked in Spectrum (Procore prerequisite; default: JC_JOB_MASTER_MC.Lock_Estimate_Entry = 'Y'; SITE-ADAPTABLE)
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
@@ -9,6 +8,7 @@
 -- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
 -- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
 --
+-- rule: the budget is finalized and locked in Spectrum (Procore prerequisite; default: JC_JOB_MASTER_MC.Lock_Estimate_Entry = 'Y'; SITE-ADAPTABLE)
 -- RULE "the budget is finalized and locked in Spectrum" (Procore prerequisite). SITE-ADAPTABLE.
 -- Spectrum's public schema shows only Lock_Revenue_Entry; this default assumes a sibling column
 -- Lock_Estimate_Entry on JC_JOB_MASTER_MC that is 'Y' once the estimate (budget) is locked, read as the

@@ -1,4 +1,3 @@
--- rule: estimate entries are posted (Procore prerequisite; default: no JC_PHASE_ESTIMATES_MC row with Posted_Status other than 'P'; SITE-ADAPTABLE)
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
@@ -9,6 +8,7 @@
 -- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
 -- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
 --
+-- rule: estimate entries are posted (Procore prerequisite; default: no JC_PHASE_ESTIMATES_MC row with Posted_Status other than 'P'; SITE-ADAPTABLE)
 -- RULE "estimate entries are posted" (Procore prerequisite). SITE-ADAPTABLE.
 -- No public source documents how Spectrum marks an estimate entry as posted. This default assumes
 -- estimate entries live in JC_PHASE_ESTIMATES_MC with Posted_Status = 'P' once posted, so a job is

@@ -1,4 +1,3 @@
--- rule: a job is found by its number as people type it (trimmed, any case), returning its stored key
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
@@ -9,6 +8,7 @@
 -- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
 -- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
 --
+-- rule: a job is found by its number as people type it (trimmed, any case), returning its stored key
 -- One job, found by its number as people type it (trimmed, any case: 'a-100' finds '     A-100', as on
 -- SQL Server), returning the stored, padded key that the other queries use so they can seek on
 -- (Company_Code, Job_Number) indexes. Two stored jobs that compare alike are refused in Python.

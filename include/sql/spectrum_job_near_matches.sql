@@ -1,4 +1,3 @@
--- rule: the jobs a person may have meant when a job number is not found (suggestions)
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
@@ -9,6 +8,7 @@
 -- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
 -- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
 --
+-- rule: the jobs a person may have meant when a job number is not found (suggestions)
 -- Jobs a person may have meant when find_job found none (job_not_found): every company's jobs whose
 -- trimmed, upper-cased number contains the core of the number typed (spectrum_source.job_number_core:
 -- no spaces around it, upper case, no leading zeros, no trailing zeros after a decimal point). Python

@@ -1,4 +1,3 @@
--- rule: every job of a company with its status (only active jobs import; nightly discovery)
 -- KEYS, the one convention of every file in include/sql/: where raw keys of two tables meet (a join, a
 -- grouping of one table by another's key, a filter of one table by a key read from another) or a person's
 -- text meets a stored key, both sides are compared as UPPER(LTRIM(RTRIM(x))); flags are read the same way.
@@ -9,6 +8,7 @@
 -- Server seeks its (Company_Code, Job_Number) index; a company code is compared as the connection maps
 -- it. Python folds the keys it reads the same way (spectrum_source.fold_key).
 --
+-- rule: every job of a company with its status (only active jobs import; nightly discovery)
 -- Every job of one Spectrum company, as stored (Job_Number is space-padded; Python trims it in one place).
 -- Parameters: company code.
 SELECT
