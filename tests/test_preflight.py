@@ -159,7 +159,11 @@ def test_the_preflight_page_renders_the_report(site, tmp_path):
 
     if str(PLUGINS) not in sys.path:
         sys.path.insert(0, str(PLUGINS))
-    from fastapi.testclient import TestClient
+    import warnings
+
+    with warnings.catch_warnings():  # Starlette warns once, at import, that its TestClient will move (as tests/ui/conftest.py)
+        warnings.filterwarnings("ignore", message=".*starlette.testclient.*is deprecated.*")
+        from fastapi.testclient import TestClient
 
     from spectrum_budget_reports.app import create_app
 
