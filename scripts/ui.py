@@ -81,6 +81,7 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    stops_first: bool = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -110,12 +111,12 @@ class Supervisor:
     logs: Path
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> Child:
+    def start(self, name: str, cmd: list[str], env: dict[str, str], stops_first: bool = False) -> Child:
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        child = Child(name, process, log_path)
+        child = Child(name, process, log_path, stops_first)
         self.children.append(child)
         return child
 
@@ -123,17 +124,24 @@ class Supervisor:
         return next((c for c in self.children if not c.alive()), None)
 
     def stop(self, grace: float = GRACE_S) -> None:
-        """SIGTERM to every group, then SIGKILL to the groups still there after `grace` seconds."""
-        for child in reversed(self.children):
+        """The task runners first (scheduler, triggerer: their tasks report their end to the api-server),
+        then the rest; in each round SIGTERM to every group, SIGKILL to those still there after `grace` s."""
+        first = [c for c in self.children if c.stops_first]
+        for batch in (first, [c for c in self.children if not c.stops_first]):
+            self._stop(batch, grace)
+
+    @staticmethod
+    def _stop(children: list[Child], grace: float) -> None:
+        for child in children:
             child.signal_group(signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(c.group_exists() for c in self.children):
+        while time.monotonic() < deadline and any(c.group_exists() for c in children):
             time.sleep(0.1)
-        for child in self.children:
+        for child in children:
             if child.group_exists():
                 print(f"  {child.name} did not stop in {grace:g} s: killed", flush=True)
                 child.signal_group(signal.SIGKILL)
-        for child in self.children:
+        for child in children:
             with suppress(subprocess.TimeoutExpired):
                 child.process.wait(timeout=10)
 
@@ -234,10 +242,10 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
         supervisor.start("dag-processor", [AIRFLOW, "dag-processor"], env)
         # the log servers of the scheduler and the triggerer would listen on every interface: not started
         # (the api-server reads finished tasks' logs from AIRFLOW_HOME/logs, which they share)
-        supervisor.start("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"], env)
+        supervisor.start("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"], env, stops_first=True)
         # before the scheduler runs: unpaused, the nightly would start the latest missed night at once
         airflow(env, "dags", "pause", NIGHTLY, check=False, timeout=120)
-        supervisor.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)
+        supervisor.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env, stops_first=True)
         base_url = f"http://127.0.0.1:{port}"
         if not wait_until(lambda: answers(f"{base_url}/api/v2/monitor/health"), supervisor, stopping, "the api-server", args.startup_timeout):
             return stopped(supervisor, out, args.grace)

@@ -23,7 +23,7 @@ from scripts.ui import free_port
 pytestmark = pytest.mark.e2e
 
 STARTUP_S = 150  # a fresh folder: the demo (about 30 s here), then Airflow's four processes
-STOP_S = 45  # the script's grace before SIGKILL is 20 s
+STOP_S = 60  # the script stops in two rounds, each with a 20 s grace before SIGKILL
 DAGS = {"spectrum_budget_import", "spectrum_budget_nightly", "spectrum_budget_restore"}
 
 
