@@ -103,7 +103,8 @@ def test_a_failed_job_is_notified_with_the_error(demo_sample, emulator, smtp_env
     retries, and the notification names the job and the error."""
     env, inbox = smtp_env
     emulator.reset()
-    spec = next(j for j in demo_sample.manifest()["jobs"] if j["expected_status"] == "ready" and not j["existing_procore_budget"])
+    spec = next(j for j in demo_sample.manifest()["jobs"] if j["expected_status"] == "ready" and j["expected_budget"]
+                and not j["existing_procore_budget"])
     company, job = spec["company_code"], spec["job_number"]
     conn = json.loads(env["AIRFLOW_CONN_PROCORE_API"])
     conn["extra"]["max_attempts"] = 1
