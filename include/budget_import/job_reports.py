@@ -78,9 +78,13 @@ def write_report(folder: JobFolder, name: str, payload: dict[str, Any]) -> None:
 
 
 def validation_report(folder: JobFolder, rows: int, result: quality.RowValidation, seconds: float) -> dict[str, Any]:
-    """validation.json (every expectation, its counts and failing rows) and the stage's figures."""
+    """validation.json (every expectation, its counts and failing rows), beside it GX's own result of the
+    job's rows (validation.gx.json: `ExpectationSuiteValidationResult.to_json_dict()`, every failing row's
+    id and each row's reason; docs/data-quality.md), and the stage's figures."""
+    if result.gx_result is not None:
+        write_report(folder, quality.GX_RESULT_FILE, result.gx_result.to_json_dict())
     write_report(folder, "validation.json", {
-        "suite": "spectrum_budget_lines",
+        "suite": quality.ROW_SUITE,
         "rows": rows,
         "success": all(r.success for r in result.results),
         "expectations": [r.as_dict() for r in result.results],

@@ -11,36 +11,39 @@ jobs' rows in one GE call and gives each job the same result as `validate_rows` 
 """
 from __future__ import annotations
 
-import json
 import logging
 import unicodedata
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from include.budget_import.rules import (
-    COST_TYPE_MAX_LENGTH,
-    DESCRIPTION_MAX_LENGTH,
-    ESTIMATE_LIMIT,
-    KEY_FORBIDDEN_CATEGORIES,
-    PHASE_CODE_MAX_LENGTH,
-    ROW_RULES,
-)
+from include.budget_import.rules import ESTIMATE_LIMIT, KEY_FORBIDDEN_CATEGORIES, ROW_RULES
 
 SAMPLE_SIZE = 20
-# GE's COMPLETE format lists every failing row; with the row ids as the frame's (unnamed) index that list
-# is the ids themselves. The index "query" GE would also build (a string of every id) is not wanted.
+# GX's COMPLETE format lists every failing row; with the row ids as the frame's (unnamed) index that list
+# is the ids themselves. The index "query" GX would also build (a string of every id) is not wanted.
 RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False, "partial_unexpected_count": SAMPLE_SIZE}
+
+# The saved GX file data context: include/gx (great_expectations.yml, expectations/<suite>.json,
+# validation_definitions/<name>.json); docs/data-quality.md. Each suite has a validation definition of the
+# same name over a whole-dataframe batch of the pandas data source `spectrum_budget_import`.
+GX_PROJECT_ROOT = Path(__file__).resolve().parent.parent  # include/: the context is include/gx
+ROW_SUITE = "spectrum_budget_lines"
+JOB_FACTS_SUITE = "spectrum_job_facts"
+LINE_ITEMS_SUITE = "procore_line_items"
+RECONCILIATION_SUITE = "procore_reconciliation"
+GX_RESULT_FILE = "validation.gx.json"  # GX's own result of a job's row suite, beside validation.json
 
 
 @lru_cache(maxsize=1)
 def _gx() -> Any:
-    """Import GE once, quietly (it logs ~200 INFO lines per import under Airflow's logging)."""
+    """Import GX once, quietly (it logs ~200 INFO lines per import under Airflow's logging)."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
@@ -48,22 +51,63 @@ def _gx() -> Any:
 
 
 @lru_cache(maxsize=1)
+def gx_context() -> Any:
+    """The project's GX file data context (include/gx), opened once per process."""
+    return _gx().get_context(mode="file", project_root_dir=str(GX_PROJECT_ROOT))
+
+
+@dataclass(frozen=True)
+class SavedCheck:
+    """One expectation of a saved suite, as the pipeline uses it: its id (GX's results carry it), the
+    reason code a failing row gets (`meta.reason`) and the columns it reads."""
+
+    id: str
+    reason: str
+    type: str
+    columns: tuple[str, ...]  # what the report shows of a failing row
+    reads: tuple[str, ...]  # what GX must be given (the columns, and those of its row condition)
+
+
+@dataclass(frozen=True)
+class SavedValidation:
+    definition: Any  # gx.ValidationDefinition, loaded from include/gx/validation_definitions
+    checks: tuple[SavedCheck, ...]  # in the suite's order (for the row suite: ROW_RULES order)
+
+    @property
+    def columns(self) -> list[str]:
+        out: list[str] = []
+        for check in self.checks:
+            out += [c for c in check.reads if c not in out]
+        return out
+
+
+@cache
+def saved_validation(name: str) -> SavedValidation:
+    """The saved validation definition `name` and its suite's checks, read from include/gx once."""
+    definition = gx_context().validation_definitions.get(name)
+    checks = []
+    for expectation in definition.suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        columns = tuple(_columns_of(kwargs))
+        extra = tuple(c for c in _condition_columns(kwargs.get("row_condition")) if c not in columns)
+        checks.append(SavedCheck(id=str(expectation.id), reason=str(expectation.meta["reason"]), type=expectation.expectation_type,
+                                 columns=columns, reads=columns + tuple(dict.fromkeys(extra))))
+    return SavedValidation(definition=definition, checks=tuple(checks))
+
+
+def _condition_columns(condition: Any) -> list[str]:
+    """The columns a GX row condition (a Condition object: Column("x") == 0, and/or of them) reads."""
+    if condition is None:
+        return []
+    column = getattr(condition, "column", None)
+    if column is not None:
+        return [str(column.name)]
+    return [c for part in getattr(condition, "conditions", []) for c in _condition_columns(part)]
+
+
 def _batch_definition() -> Any:
-    gx = _gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.execution_engine import pandas_execution_engine
-
-    # GE fingerprints every pandas batch under 1 GB (an md5 of pandas' hash of every row) to label
-    # results it would keep in its stores. This ephemeral context keeps none, and the hash was a third
-    # of a million-row validation (docs/performance.md): frames of any size skip it, as GE's own
-    # threshold already makes larger ones do.
-    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
-        pandas_execution_engine.HASH_THRESHOLD = 0
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("budget_import").add_dataframe_asset("frame")
-    return asset.add_batch_definition_whole_dataframe("whole_frame")
+    """Opens the saved context and the row suite's validation definition (the benchmark's warm-up)."""
+    return saved_validation(ROW_SUITE).definition.batch_definition
 
 
 @dataclass
@@ -100,7 +144,7 @@ def _sample_value(value: Any) -> Any:
 
 @dataclass
 class CheckOutcome:
-    """What GE said of one expectation: the failing rows' ids (in frame order) and its figures."""
+    """What GX said of one expectation: the failing rows' ids (in frame order) and its figures."""
 
     rule: str
     expectation: str
@@ -125,35 +169,32 @@ def _columns_of(kwargs: Mapping[str, Any]) -> list[str]:
     return [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
 
 
-def ge_outcomes(frame: pd.DataFrame, checks: list[tuple[str, Any]], id_column: str = "row_id") -> tuple[pd.DataFrame, list[CheckOutcome]]:
-    """One GE validation of `frame` with (rule, expectation) pairs. GE gets only the columns the
-    expectations read, indexed by `id_column` (unique ids), so its index list is the failing ids.
-    Returns that frame (for samples) and one CheckOutcome per check, in `checks` order."""
-    gx = _gx()
-    suite = gx.ExpectationSuite(name="checks", expectations=[expectation for _, expectation in checks])
-    columns: list[str] = []
-    for _, expectation in checks:
-        columns += [c for c in _columns_of(expectation.configuration.kwargs) if c not in columns]
-    lean = frame[columns].set_axis(pd.Index(frame[id_column].to_numpy(), dtype="int64"), axis=0)
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": lean})
-    validation = batch.validate(suite, result_format=RESULT_FORMAT)
-    # GE does not return results in suite order: pair them back by type and arguments.
-    by_config = {_config_key(outcome.expectation_config): outcome for outcome in validation.results}
+def ge_outcomes(frame: pd.DataFrame, name: str, id_column: str = "row_id",
+                parameters: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, list[CheckOutcome], Any]:
+    """One run of the saved validation definition `name` over `frame`. GX gets only the columns the
+    suite reads, indexed by `id_column` (unique ids), so its index list is the failing ids. Returns that
+    frame (for samples), one CheckOutcome per expectation in the suite's order, and GX's own result
+    (an ExpectationSuiteValidationResult)."""
+    saved = saved_validation(name)
+    lean = frame[saved.columns].set_axis(pd.Index(frame[id_column].to_numpy(), dtype="int64"), axis=0)
+    validation = saved.definition.run(batch_parameters={"dataframe": lean}, expectation_parameters=dict(parameters or {}),
+                                      result_format=RESULT_FORMAT)
+    by_id = {str(outcome.expectation_config.id): outcome for outcome in validation.results}  # GX's order is not the suite's
     outcomes = []
-    for rule, expectation in checks:
-        outcome = by_config[_config_key(expectation.configuration)]
+    for check in saved.checks:
+        outcome = by_id[check.id]
         detail = outcome.result or {}
         ids = [int(i) for i in detail.get("unexpected_index_list") or []]
-        config = outcome.expectation_config.to_json_dict()
-        kwargs = {k: v for k, v in config.get("kwargs", {}).items() if k != "batch_id"}
+        config = outcome.expectation_config
+        kwargs = {k: v for k, v in config.to_json_dict().get("kwargs", {}).items() if k != "batch_id"}
         outcomes.append(
             CheckOutcome(
-                rule=rule, expectation=config["type"], kwargs=_jsonable(kwargs), success=bool(outcome.success),
+                rule=check.reason, expectation=check.type, kwargs=_jsonable(kwargs), success=bool(outcome.success),
                 unexpected_count=int(detail.get("unexpected_count", len(ids)) or 0),
-                element_count=int(detail.get("element_count", len(frame)) or 0), ids=ids, columns=_columns_of(kwargs),
+                element_count=int(detail.get("element_count", len(frame)) or 0), ids=ids, columns=list(check.columns),
             )
         )
-    return lean, outcomes
+    return lean, outcomes, validation
 
 
 def _failing_rows(lean: pd.DataFrame, columns: list[str], ids: list[int], id_column: str) -> list[dict[str, Any]]:
@@ -166,22 +207,15 @@ def _failing_rows(lean: pd.DataFrame, columns: list[str], ids: list[int], id_col
     return [_jsonable({**dict(zip(columns, row, strict=True)), id_column: shown}) for row, shown in rows]
 
 
-def run_suite(
-    frame: pd.DataFrame, checks: list[tuple[str, Any]], id_column: str = "row_id"
-) -> tuple[list[ExpectationResult], dict[str, set[int]]]:
-    """Validate `frame` with (rule, expectation) pairs; return results and failing row ids per rule."""
-    lean, outcomes = ge_outcomes(frame, checks, id_column)
+def run_suite(frame: pd.DataFrame, name: str, id_column: str = "row_id") -> tuple[list[ExpectationResult], dict[str, set[int]]]:
+    """Validate `frame` with the saved validation definition `name`; return results and failing row ids per reason."""
+    lean, outcomes, _ = ge_outcomes(frame, name, id_column)
     results: list[ExpectationResult] = []
     failing: dict[str, set[int]] = {}
     for o in outcomes:
         failing.setdefault(o.rule, set()).update(o.ids)
         results.append(o.result(_failing_rows(lean, o.columns, o.ids, id_column)))
     return results, failing
-
-
-def _config_key(config: Any) -> str:
-    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
-    return f"{config.type}:{json.dumps(kwargs, sort_keys=True, default=str)}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -195,6 +229,8 @@ def _jsonable(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and value != value:  # NaN from pandas for a missing value
         return None
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return str(value)
     return value
 
 
@@ -209,43 +245,30 @@ def _beyond_cents(amount: Decimal) -> str:
 
 @dataclass
 class RowValidation:
-    """Outcome of the row suite: the reason (or None) per row id, and the report of every check."""
+    """Outcome of the row suite: the reason (or None) per row id, the report of every check, and GX's own
+    result for these rows (an ExpectationSuiteValidationResult; None for no rows)."""
 
     reasons: dict[int, str]
     results: list[ExpectationResult]
+    gx_result: Any = None
 
 
-def row_checks(known_cost_types: list[str]) -> list[tuple[str, Any]]:
-    """The row suite, in ROW_RULES order. Helper columns are added by `validation_frame`."""
-    ex = _gx().expectations
-    return [
-        ("missing_key", ex.ExpectColumnValuesToNotBeNull(column="phase_code")),
-        ("missing_key", ex.ExpectColumnValuesToNotBeNull(column="cost_type")),
-        ("malformed_key", ex.ExpectColumnValuesToBeInSet(column="keys_well_formed", value_set=[True])),
-        ("duplicate_key", ex.ExpectCompoundColumnsToBeUnique(column_list=["company_code", "job_number", "phase_code", "cost_type"])),
-        ("unknown_cost_type", ex.ExpectColumnValuesToBeInSet(column="cost_type", value_set=sorted(known_cost_types))),
-        ("amount_invalid", ex.ExpectColumnValuesToBeInSet(column="amounts_valid", value_set=[True])),
-        ("amount_precision", ex.ExpectColumnValuesToBeInSet(column="original_estimate_beyond_cents", value_set=[""])),
-        ("amount_precision", ex.ExpectColumnValuesToBeInSet(column="jtd_cost_beyond_cents", value_set=[""])),
-        ("description_too_long", ex.ExpectColumnValueLengthsToBeBetween(column="description", max_value=DESCRIPTION_MAX_LENGTH)),
-        ("negative_estimate", ex.ExpectColumnValuesToBeBetween(column="estimate_sign", min_value=0)),
-        ("no_estimate_or_cost", ex.ExpectColumnValuesToBeInSet(column="has_estimate_or_cost", value_set=[True])),
-        ("estimate_not_positive", ex.ExpectColumnValuesToBeBetween(column="estimate_sign", min_value=0, strict_min=True)),
-    ]
-
-
-def _key_well_formed(value: Any, max_length: int) -> bool:
-    """A blank key is `missing_key`'s business; a present one fits Spectrum's width, all visible."""
+def _keys_visible(value: Any) -> bool:
+    """A blank key is `missing_key`'s business, its length the suite's; a present one is all visible."""
     if not isinstance(value, str):
         return True
-    return len(value) <= max_length and not any(unicodedata.category(ch) in KEY_FORBIDDEN_CATEGORIES for ch in value)
+    return not any(unicodedata.category(ch) in KEY_FORBIDDEN_CATEGORIES for ch in value)
 
 
-def _per_value(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
-    """fn over a column, computed once per distinct value (keys repeat across a job's lines)."""
+def _visible_keys(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A key column as a pandas Categorical (same values, None stays missing) and whether each row's key
+    is all visible, both from one factorize: keys repeat across a job's lines, so the check runs once
+    per distinct key, and GX hashes a categorical column's few categories, not every row, when it
+    fingerprints the batch."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([fn(u) for u in uniques] + [fn(None)], dtype=object)
-    return table[codes]  # code -1 (missing) takes the last entry
+    table = np.array([_keys_visible(u) for u in uniques] + [True], dtype=bool)
+    keys = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object)), index=values.index)
+    return keys, table[codes]  # code -1 (missing) takes the last entry
 
 
 def _amount_helpers(estimates: pd.Series, jtds: pd.Series) -> dict[str, list[Any]]:
@@ -264,11 +287,15 @@ def _amount_helpers(estimates: pd.Series, jtds: pd.Series) -> dict[str, list[Any
 
 
 def validation_frame(extracted: pd.DataFrame) -> pd.DataFrame:
-    """The extracted rows plus the exact, non-float helper columns the expectations read."""
+    """The extracted rows (keys as categoricals) plus the helper columns of the rules the suite does not
+    check on the real columns (each says why in its expectation's meta.helper_column): the keys' visible
+    characters, and the amounts' checks, exact over the Decimals (no float)."""
     frame = extracted.copy()
-    phase_ok = _per_value(frame["phase_code"], lambda v: _key_well_formed(v, PHASE_CODE_MAX_LENGTH))
-    type_ok = _per_value(frame["cost_type"], lambda v: _key_well_formed(v, COST_TYPE_MAX_LENGTH))
-    frame["keys_well_formed"] = (phase_ok & type_ok).astype(bool)
+    for column in ("company_code", "job_number"):
+        frame[column] = _visible_keys(frame[column])[0]
+    frame["phase_code"], phase_ok = _visible_keys(frame["phase_code"])
+    frame["cost_type"], type_ok = _visible_keys(frame["cost_type"])
+    frame["keys_visible"] = phase_ok & type_ok
     helpers = _amount_helpers(frame["original_estimate"], frame["jtd_cost"])
     frame["amounts_valid"] = np.array(helpers["amounts_valid"], dtype=bool)
     frame["original_estimate_beyond_cents"] = pd.Series(helpers["original_estimate_beyond_cents"], index=frame.index, dtype=object)
@@ -296,12 +323,13 @@ def validate_rows(extracted: pd.DataFrame, known_cost_types: list[str]) -> RowVa
 
 
 def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types: list[str]) -> dict[Hashable, RowValidation]:
-    """`validate_rows` for many jobs of one company (one set of known cost types) in one GE call.
+    """`validate_rows` for many jobs of one company (one set of known cost types) in one GX run.
 
     Each job gets exactly what validating it alone would give it: its rows' reasons by its own row ids,
-    and per expectation its own failing count, row count and failing rows. The duplicate rule's key
-    holds company and job, so no duplicate spans two jobs; every other rule looks at one row at a time."""
-    out: dict[Hashable, RowValidation] = {key: RowValidation(reasons={}, results=[]) for key, f in frames.items() if f.empty}
+    per expectation its own failing count, row count and failing rows, and its part of GX's result.
+    The duplicate rule's key holds company and job, so no duplicate spans two jobs; every other rule
+    looks at one row at a time."""
+    out: dict[Hashable, RowValidation] = {key: RowValidation(reasons={}, results=[], gx_result=None) for key, f in frames.items() if f.empty}
     parts = [(key, f) for key, f in frames.items() if not f.empty]
     if not parts:
         return out
@@ -310,7 +338,7 @@ def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types
     together["row_id"] = np.arange(len(together), dtype="int64")  # the batch's row id is the row's position
     starts = np.cumsum([0] + [len(f) for _, f in parts])
     checked = validation_frame(together)
-    lean, outcomes = ge_outcomes(checked, row_checks(known_cost_types))
+    lean, outcomes, validation = ge_outcomes(checked, ROW_SUITE, parameters={"known_cost_types": sorted(known_cost_types)})
     _assert_precision_rule_agrees(checked, _reasons(outcomes))
     # each outcome's failing ids split by job (ids ascend with the frame, so each job's are one slice)
     per_job: list[list[CheckOutcome]] = [[] for _ in parts]
@@ -331,17 +359,93 @@ def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types
             samples[n].append([
                 _jsonable({**dict(zip(o.columns, row, strict=True)), "row_id": int(local_ids[i])}) for i, row in zip(ids_n.tolist(), values, strict=False)
             ])
+    missing = _missing_counts(lean, validation, starts)
     for n, (key, _) in enumerate(parts):
         reasons = _reasons(per_job[n])
+        job_reasons = {int(local_ids[i]): reason for i, reason in reasons.items()}
         out[key] = RowValidation(
-            reasons={int(local_ids[i]): reason for i, reason in reasons.items()},
+            reasons=job_reasons,
             results=[o.result(rows) for o, rows in zip(per_job[n], samples[n], strict=True)],
+            gx_result=_job_gx_result(validation, per_job[n], local_ids, lean, int(starts[n]), int(starts[n + 1]), missing, n, job_reasons, len(parts)),
         )
     return out
 
 
+def _missing_counts(lean: pd.DataFrame, validation: Any, starts: np.ndarray) -> dict[str, np.ndarray]:
+    """Per expectation (by id) whose GX result counts missing values, that count per job: a missing
+    value of its column (a row missing every column, for a multi-column one, as GX skips it)."""
+    counted = {str(r.expectation_config.id) for r in validation.results if "missing_count" in (r.result or {})}
+    out: dict[str, np.ndarray] = {}
+    for check in saved_validation(ROW_SUITE).checks:
+        if check.id in counted:
+            missing = lean[list(check.columns)].isna().all(axis=1).to_numpy(dtype="int64")
+            out[check.id] = np.add.reduceat(missing, starts[:-1])
+    return out
+
+
+def _job_gx_result(validation: Any, outcomes: list[CheckOutcome], local_ids: np.ndarray, lean: pd.DataFrame, start: int, stop: int,
+                   missing: dict[str, np.ndarray], n: int, reasons: dict[int, str], jobs: int) -> Any:
+    """GX's result of the batch, cut to one job: an ExpectationSuiteValidationResult whose expectation
+    results have this job's counts and failing rows (by the job's own row ids), as GX would have given
+    them for this job alone, and whose meta adds each failing row's reason (ROW_RULES precedence)."""
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+
+    by_id = {str(r.expectation_config.id): r for r in validation.results}
+    checks = saved_validation(ROW_SUITE).checks
+    rows = stop - start
+    results = []
+    for check, o in zip(checks, outcomes, strict=True):
+        batch_result = by_id[check.id]
+        detail = batch_result.result or {}
+        ids = o.ids  # the batch's positions of this job's failing rows, ascending
+        shown = [int(local_ids[i]) for i in ids]
+        values = [_jsonable(v) for v in _unexpected_values(lean, check, ids)]
+        result: dict[str, Any] = {"element_count": rows, "unexpected_count": len(ids)}
+        if "missing_count" in detail:
+            miss = int(missing[check.id][n])
+            nonmissing = rows - miss
+            result.update({
+                "missing_count": miss, "missing_percent": 100.0 * miss / rows if rows else None,
+                "unexpected_percent": 100.0 * len(ids) / nonmissing if nonmissing else None,
+                "unexpected_percent_total": 100.0 * len(ids) / rows if rows else None,
+                "unexpected_percent_nonmissing": 100.0 * len(ids) / nonmissing if nonmissing else None,
+            })
+        else:
+            result["unexpected_percent"] = 100.0 * len(ids) / rows if rows else None
+        result.update({"partial_unexpected_list": values[:SAMPLE_SIZE], "partial_unexpected_index_list": shown[:SAMPLE_SIZE],
+                       "unexpected_list": values, "unexpected_index_list": shown})
+        results.append(ExpectationValidationResult(success=not ids, expectation_config=batch_result.expectation_config, result=result,
+                                                    meta={"reason": check.reason}, exception_info=batch_result.exception_info))
+    evaluated = len(results)
+    successful = sum(1 for r in results if r.success)
+    meta = {k: v for k, v in validation.meta.items()}
+    meta["budget_import"] = {
+        "rows": rows, "row_id": "the job's own row ids (rejects.csv's row_id)", "batch_jobs": jobs, "batch_rows": len(lean),
+        "note": "One GX run validated the batch's jobs together; this is its result cut to this job's rows.",
+        "row_reasons": {str(k): v for k, v in sorted(reasons.items())},
+    }
+    return ExpectationSuiteValidationResult(
+        success=successful == evaluated, results=results, suite_name=validation.suite_name, suite_parameters=validation.suite_parameters,
+        statistics={"evaluated_expectations": evaluated, "successful_expectations": successful,
+                    "unsuccessful_expectations": evaluated - successful,
+                    "success_percent": 100.0 * successful / evaluated if evaluated else None},
+        meta=meta,
+    )
+
+
+def _unexpected_values(lean: pd.DataFrame, check: SavedCheck, ids: list[int]) -> list[Any]:
+    """The failing rows' values as GX lists them: the value for a column expectation, a dict of the
+    columns for a multi-column one."""
+    if not ids:
+        return []
+    values = lean[list(check.columns)].take(ids)
+    if len(check.columns) == 1:
+        return values[check.columns[0]].tolist()
+    return [dict(zip(check.columns, row, strict=True)) for row in values.itertuples(index=False, name=None)]
+
+
 def _assert_precision_rule_agrees(checked: pd.DataFrame, reasons: dict[int, str]) -> None:
-    """Guard: no amount with digits beyond cents may pass the rules, whatever GE matched (reshape checks
+    """Guard: no amount with digits beyond cents may pass the rules, whatever GX matched (reshape checks
     each line item's amount again, exactly, when it rounds it to cents)."""
     sub_cent = (checked["original_estimate_beyond_cents"] != "") | (checked["jtd_cost_beyond_cents"] != "")
     passed = ~checked["row_id"].isin(list(reasons))
@@ -350,51 +454,35 @@ def _assert_precision_rule_agrees(checked: pd.DataFrame, reasons: dict[int, str]
         raise AssertionError(f"row {escaped[0]} has a sub-cent amount but passed the precision rule")
 
 
+JOB_FACT_REASONS = ("estimates_not_posted", "budget_not_locked")
+
+
 def job_facts_blocking(facts: list[tuple[bool, bool]]) -> list[str | None]:
-    """Job-level suite (estimates posted, budget locked) over many jobs' facts in one GE call (its fixed
-    cost is paid per call, not per job); each job's blocking reason, or None."""
+    """Job-level suite (estimates posted, budget locked) over many jobs' facts in one GX run (its fixed
+    cost is paid per run, not per job); each job's blocking reason, or None."""
     if not facts:
         return []
-    ex = _gx().expectations
     frame = pd.DataFrame({"row_id": range(len(facts)), "estimates_posted": [f[0] for f in facts], "budget_locked": [f[1] for f in facts]})
-    _, failing = run_suite(
-        frame,
-        [
-            ("estimates_not_posted", ex.ExpectColumnValuesToBeInSet(column="estimates_posted", value_set=[True])),
-            ("budget_not_locked", ex.ExpectColumnValuesToBeInSet(column="budget_locked", value_set=[True])),
-        ],
-    )
-    return [next((r for r in ("estimates_not_posted", "budget_not_locked") if n in failing.get(r, ())), None) for n in range(len(facts))]
+    _, failing = run_suite(frame, JOB_FACTS_SUITE)
+    return [next((r for r in JOB_FACT_REASONS if n in failing.get(r, ())), None) for n in range(len(facts))]
 
 
-def _suite_by_line(frame: pd.DataFrame, expectations: list[tuple[str, Any]]) -> list[ExpectationResult]:
-    """A suite over a small frame of lines, failing rows named by their position (line_id)."""
+def _suite_by_line(frame: pd.DataFrame, name: str) -> list[ExpectationResult]:
+    """A saved suite over a small frame of lines, failing rows named by their position (line_id)."""
     if frame.empty:
         return []
     lines = frame.reset_index(drop=True).copy()
     lines["line_id"] = range(len(lines))
-    results, _ = run_suite(lines, expectations, id_column="line_id")
+    results, _ = run_suite(lines, name, id_column="line_id")
     return results
 
 
 def validate_line_items(line_items: pd.DataFrame) -> list[ExpectationResult]:
     """Suite on the reshaped line items: every line mapped to a Procore cost code and line item type,
     no duplicate combination. Failures here are bugs or Procore-side gaps, so they block the job."""
-    if line_items.empty:
-        return []
-    ex = _gx().expectations
-    return _suite_by_line(line_items, [
-        ("mapped_cost_code", ex.ExpectColumnValuesToNotBeNull(column="cost_code_id")),
-        ("mapped_line_item_type", ex.ExpectColumnValuesToNotBeNull(column="line_item_type_id")),
-        ("unique_combination", ex.ExpectCompoundColumnsToBeUnique(column_list=["cost_code", "cost_type"])),
-    ])
+    return _suite_by_line(line_items, LINE_ITEMS_SUITE)
 
 
 def validate_reconciliation(reconciliation: pd.DataFrame) -> list[ExpectationResult]:
     """After the load: for every line that was loaded, Procore's amount equals Spectrum's (as text)."""
-    if reconciliation.empty:
-        return []
-    ex = _gx().expectations
-    return _suite_by_line(reconciliation, [
-        ("procore_equals_spectrum", ex.ExpectColumnPairValuesToBeEqual(column_A="spectrum_amount", column_B="procore_amount")),
-    ])
+    return _suite_by_line(reconciliation, RECONCILIATION_SUITE)
