@@ -100,7 +100,8 @@ def test_a_blocked_job_is_notified_with_its_reason_and_what_to_do(demo_sample, e
 
 def test_a_failed_job_is_notified_with_the_error(demo_sample, emulator, smtp_env):
     """Procore refuses every write (503; one attempt per request): the load fails after its task's
-    retries, and the notification names the job and the error."""
+    retries (the loader reports that Procore's budget did not converge), and the notification names the
+    job and the error."""
     env, inbox = smtp_env
     emulator.reset()
     spec = next(j for j in demo_sample.manifest()["jobs"] if j["expected_status"] == "ready" and j["expected_budget"]
@@ -120,7 +121,7 @@ def test_a_failed_job_is_notified_with_the_error(demo_sample, emulator, smtp_env
     subject, body = texts[0]
     assert subject == f"[Spectrum budget] Job {company}/{job} failed: Import failed"
     assert f"Spectrum company {company}, job {job}" in body
-    assert "503" in body, body
+    assert f"Reason: Import failed. Spectrum budget import failed for job {company}/{job} in task load_job" in body, body
     assert "What to do: Read the error below and the task's log" in body
     assert_no_secret(texts)
 
