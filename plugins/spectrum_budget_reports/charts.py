@@ -143,7 +143,7 @@ def columns(ident: str, title: str, desc: str, points: Sequence[tuple[str, Amoun
     """Vertical bars over time (oldest left), each labelled with its value above and its x label below.
     `top` fixes the scale's top (e.g. 100 for a rate); None: the largest value."""
     values = [exact(v) for _, v in points]
-    height, base_y, head = 150.0, 118.0, 18.0
+    height, base_y, head = 150.0, 118.0, (34.0 if series else 18.0)  # room for the legend above the tallest label
     known = [v for v in values if v is not None]
     top_value = exact(top)
     scale = _Scale([*known, *([top_value] if top_value is not None else [])], base_y, head)
