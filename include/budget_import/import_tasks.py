@@ -17,7 +17,7 @@ from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 from include.budget_import import log_safety
 from include.budget_import.notify import ReviewWaitingNotifier
-from include.budget_import.settings import procore_pool
+from include.budget_import.settings import procore_pool, task_retries
 
 log_safety.install()  # before any task of these DAGs reads a connection (see log_safety)
 
@@ -41,7 +41,7 @@ def record_failure(context: Any) -> None:
 
 def default_args(retry_delay: timedelta, **more: Any) -> dict[str, Any]:
     """What every task of these DAGs gets: retries with exponential backoff, the failure callback."""
-    return {"retries": 2, "retry_delay": retry_delay, "retry_exponential_backoff": True, "on_failure_callback": record_failure, **more}
+    return {"retries": task_retries(), "retry_delay": retry_delay, "retry_exponential_backoff": True, "on_failure_callback": record_failure, **more}
 
 
 def _label(text: str) -> None:

@@ -24,6 +24,12 @@ def procore_pool() -> str:
     return os.environ.get("SPECTRUM_BUDGET_PROCORE_POOL") or "procore_api"
 
 
+def task_retries() -> int:
+    """Retries of each task of the import DAGs (BUDGET_IMPORT_TASK_RETRIES, default 2, with exponential
+    backoff): for errors that may pass (Procore 5xx, a dropped connection). Read when the DAG files are parsed."""
+    return int(os.environ.get("BUDGET_IMPORT_TASK_RETRIES") or 2)
+
+
 def nightly_schedule() -> str:
     """The scheduled sync's cron: SPECTRUM_BUDGET_NIGHTLY_SCHEDULE (a site's own cron, as before sync
     frequencies), else hourly at :30, each run importing the companies due that hour (sync_setting)."""

@@ -99,8 +99,8 @@ def test_a_blocked_job_is_notified_with_its_reason_and_what_to_do(demo_sample, e
 
 
 def test_a_failed_job_is_notified_with_the_error(demo_sample, emulator, smtp_env):
-    """Procore refuses every write (503; one attempt per request): the load fails after its task's
-    retries (the loader reports that Procore's budget did not converge), and the notification names the
+    """Procore refuses every write (503; one attempt per request): the load fails (retries off for the
+    test: BUDGET_IMPORT_TASK_RETRIES=0; the loader reports that Procore's budget did not converge), and the notification names the
     job and the error."""
     env, inbox = smtp_env
     emulator.reset()
@@ -109,7 +109,7 @@ def test_a_failed_job_is_notified_with_the_error(demo_sample, emulator, smtp_env
     company, job = spec["company_code"], spec["job_number"]
     conn = json.loads(env["AIRFLOW_CONN_PROCORE_API"])
     conn["extra"]["max_attempts"] = 1
-    env = {**env, "AIRFLOW_CONN_PROCORE_API": json.dumps(conn)}
+    env = {**env, "AIRFLOW_CONN_PROCORE_API": json.dumps(conn), "BUDGET_IMPORT_TASK_RETRIES": "0"}  # fail at once, not after backoff
     rule = {"kind": "error", "status": 503, "method": "POST", "path_contains": "/rest/", "times": 1000}
     requests.put(f"{emulator.url}/_emulator/faults", json={"rules": [rule]}, timeout=10).raise_for_status()
     try:
