@@ -127,7 +127,7 @@ def test_kept_gx_result_is_gxs_own_and_agrees_with_our_report(tmp_path):
             assert gx_result["result"]["element_count"] == expectation["element_count"] == len(frame)
             assert gx_result["success"] == expectation["success"]
             assert gx_result["result"]["partial_unexpected_index_list"] == [r["row_id"] for r in expectation["failing_rows_sample"]]
-        reasons = {int(k): v for k, v in kept["meta"]["budget_import"]["row_reasons"].items()}
+        reasons = quality.rows_by_reason_of(kept)
         assert reasons == validations[key].reasons
         counted: dict[str, int] = {}
         for reason in reasons.values():
