@@ -254,6 +254,20 @@ def _strict_amount(value: object, column: str, row: Sequence[Any]) -> Decimal:
     return db_amount(value)
 
 
+def _not_imported_amount(value: object, column: str, row: Sequence[Any]) -> Decimal | None:
+    """Quantity and unit cost: carried, never sent to Procore (its budget line takes the original estimate,
+    as Procore's own import does). One that is no number does not touch the row's budget: it is logged,
+    read as missing, and the row goes on to its own rules (before, the log said "rejected" while the row
+    was imported)."""
+    try:
+        return db_amount(value)
+    except MoneyError as exc:
+        log.warning("Spectrum job %s/%s, phase %r cost type %r: %s %s; not imported (Procore's budget takes the original "
+                    "estimate), so the row goes on with its estimate", trim_key(row[0]), trim_key(row[1]), trim_key(row[2]),
+                    trim_key(row[3]), column, exc)
+        return None
+
+
 def normalise_line(row: Sequence[Any], amount: Callable[[object, str, Sequence[Any]], Decimal] = _strict_amount) -> tuple[Any, ...]:
     """One budget_lines.sql row as EXTRACT_COLUMNS values: trimmed keys (phase code and cost type folded),
     exact Decimal amounts."""
@@ -265,8 +279,8 @@ def normalise_line(row: Sequence[Any], amount: Callable[[object, str, Sequence[A
         fold_key(cost_type),
         trim_key(description),
         trim_key(uom),
-        amount(qty, "Original_Est_Quantity", row),
-        amount(unit_cost, "Est_Unit_Cost", row),
+        _not_imported_amount(qty, "Original_Est_Quantity", row),
+        _not_imported_amount(unit_cost, "Est_Unit_Cost", row),
         amount(estimate, "Original_Est_Cost", row),
         amount(jtd, "Job_To_Date_Cost", row),
     )

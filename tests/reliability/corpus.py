@@ -76,6 +76,10 @@ ROW_CASES = [
          (phase_row(Company_Code="01' OR '1'='1", Job_Number="' OR 1=1--"),)),
     # --- wrong types and impossible amounts -----------------------------------------------------------------
     Case("text_estimate", "text in Original_Est_Cost", "row", "rejected", ("amount_invalid",), (phase_row(Original_Est_Cost="abc"),)),
+    Case("text_quantity", "text in Original_Est_Quantity, which Procore's budget does not take: the row's estimate is imported", "row",
+         "line_item", (None,), (phase_row(Phase_Code="77-104", Original_Est_Quantity="abc"),), loads={"77-104|L": "1000.00"}),
+    Case("nan_unit_cost", "NaN in Est_Unit_Cost, which Procore's budget does not take: the row's estimate is imported", "row",
+         "line_item", (None,), (phase_row(Phase_Code="77-105", Est_Unit_Cost="NaN"),), loads={"77-105|L": "1000.00"}),
     Case("nan_estimate", "NaN in Original_Est_Cost", "row", "rejected", ("amount_invalid",), (phase_row(Original_Est_Cost="NaN"),)),
     Case("infinity_estimate", "Infinity in Original_Est_Cost", "row", "rejected", ("amount_invalid",), (phase_row(Original_Est_Cost="Infinity"),)),
     Case("negative_infinity_estimate", "-Infinity in Original_Est_Cost", "row", "rejected", ("amount_invalid",), (phase_row(Original_Est_Cost="-Infinity"),)),

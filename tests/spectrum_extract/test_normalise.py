@@ -111,8 +111,23 @@ def test_normalise_lines_equals_normalise_line_row_by_row():
 
 
 def test_normalise_lines_raises_like_normalise_line():
-    row = ("01", "19.50", "01-100", "L", "x", "LS", "1", "NaN", "3", "4")
+    row = ("01", "19.50", "01-100", "L", "x", "LS", "1", "2", "NaN", "4")  # an estimate that is no number
     with pytest.raises(MoneyError):
         normalise_line(row)
     with pytest.raises(MoneyError):
         normalise_lines([row])
+
+
+@pytest.mark.parametrize("column, position", [("Original_Est_Quantity", 6), ("Est_Unit_Cost", 7)])
+def test_an_unreadable_quantity_or_unit_cost_leaves_the_row_and_its_log_true(column, position, caplog):
+    """Quantity and unit cost are not imported: one that is no number reads as missing, the row keeps its
+    estimate (no amount_invalid), and the log says so instead of calling the row rejected."""
+    from include.budget_import.spectrum_source import NOT_AN_AMOUNT, normalise_line_leniently
+
+    row = ["01", "19.50", "01-100", "L", "Work", "EA", Decimal("2"), Decimal("50"), Decimal("100.00"), Decimal("0")]
+    row[position] = "abc"
+    caplog.set_level("WARNING")
+    line = normalise_line_leniently(row)
+    assert line[position] is None and line[8] == Decimal("100.00") and line[8] is not NOT_AN_AMOUNT
+    assert [r.getMessage() for r in caplog.records if column in r.getMessage()], "the unreadable value is logged"
+    assert not any("rejected" in r.getMessage() for r in caplog.records)
