@@ -10,7 +10,9 @@ use (`CREATE TABLE IF NOT EXISTS`), so a new site needs no migration step.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -25,9 +27,21 @@ _CREATE_LOCK_KEY = 0x6275646765745F73  # "budget_s": serialises CREATE TABLE IF 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the UI) never block the writers (the tasks)
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+    try:
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # WAL: readers (the UI) never block the writers (the tasks). Switching a new file to WAL needs it
+        # alone, and SQLite answers "database is locked" at once (no busy wait) while another process's first
+        # connection does the same: try again briefly; the mode is the file's, so one switch serves all.
+        for attempt in range(100):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
+    finally:
+        cursor.close()
 
 
 def engine(url: str | None = None) -> Engine:
