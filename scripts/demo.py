@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         nightly = run_dag(env, reports, "spectrum_budget_nightly")
         print_summary(nightly)
     print(f"\nReports: {reports}/runs/<run id>/ (summary.json; per job: result.json, validation.json, plan.json, rejects.csv)")
-    print(f"Latest status of every job: {reports}/status/")
+    print(f"Latest status and run history of every job: the state DB {reports}/budget_state.db; to browse them and the reports, `make ui`")
     return 0
 
 
