@@ -181,7 +181,8 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _moment(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An ISO time of a report or status (naive ones are UTC), or None when it is none."""
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not value:
@@ -229,7 +230,7 @@ def _common(payload: Mapping[str, Any]) -> dict[str, Any]:
         "reason": None if payload.get("reason") is None else str(payload["reason"]),
         "mode": None if payload.get("mode") is None else str(payload["mode"]),
         "dry_run": bool(payload.get("dry_run")), "procore_project_id": _project_id(payload.get("procore_project_id")),
-        "finished_at": _moment(payload.get("finished_at")), **_figures(payload),
+        "finished_at": parse_time(payload.get("finished_at")), **_figures(payload),
     }
 
 

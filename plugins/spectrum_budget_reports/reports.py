@@ -80,14 +80,7 @@ def clip(text: Any, limit: int = DISPLAY_LIMIT) -> str:
     return value if len(value) <= limit else f"{value[:limit]}… ({len(value):,} characters)"
 
 
-def parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+parse_time = job_status_store.parse_time  # (one ISO-time rule for reports and the state DB)
 
 
 def when(text: Any) -> str:

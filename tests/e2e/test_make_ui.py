@@ -22,8 +22,8 @@ from scripts.ui import free_port
 
 pytestmark = pytest.mark.e2e
 
-STARTUP_S = 150  # a fresh folder: the demo (about 30 s here), then Airflow's four processes
-STOP_S = 60  # the script stops in two rounds, each with a 20 s grace before SIGKILL
+STARTUP_S = 600  # an upper bound, not a race: a fresh folder runs the demo (about 30 s here), then Airflow's four processes
+STOP_S = 120  # the script stops in two rounds, each with a 20 s grace before SIGKILL
 DAGS = {"spectrum_budget_import", "spectrum_budget_nightly", "spectrum_budget_restore"}
 
 

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 DAG_ID = "spectrum_budget_nightly"
 CONF = {"merge_mode": "override", "dry_run": False}
-RUN_TIMEOUT = 240  # seconds; a run of the demo sample takes well under a minute here
+RUN_TIMEOUT = 900  # seconds, an upper bound; a run of the demo sample takes well under a minute here
 
 
 def _base_env(demo_sample, emulator, workdir: Path) -> dict[str, str]:
