@@ -95,7 +95,7 @@ def write_load_input(folder: JobFolder, line_items: pd.DataFrame, cost_codes: pd
     payload = {"line_items": columns, "cost_codes": dict(zip(cost_codes["cost_code"].tolist(), cost_codes["description"].tolist(), strict=True)),
                "cost_types": dict(cost_types), "identity": {**{k: identity.get(k) for k in IDENTITY_KEYS}, "prepared_at": prepared_at()},
                "rejected": [[code, ctype, reason] for (code, ctype), reason in sorted(rejected.items())]}
-    key = f"{XCOM_KEY} {job_key(folder.company_code, folder.job_number)}"
+    key = _xcom_key(folder.company_code, folder.job_number)
     ti = _running_task()
     if ti is None:
         ref = in_process_ref(folder.run.run_id, folder.company_code, folder.job_number)
@@ -123,7 +123,11 @@ def read_load_input(ref: LoadInputRef) -> LoadInput:
 
 def in_process_ref(run_id: str, company_code: str, job_number: str) -> LoadInputRef:
     """The reference of a job's hand-off made outside Airflow (one process prepares and loads)."""
-    return LoadInputRef(task_id="", map_index=-1, key=f"{run_id}/{XCOM_KEY} {job_key(company_code, job_number)}")
+    return LoadInputRef(task_id="", map_index=-1, key=f"{run_id}/{_xcom_key(company_code, job_number)}")
+
+
+def _xcom_key(company_code: str, job_number: str) -> str:
+    return f"{XCOM_KEY} {job_key(company_code, job_number)}"
 
 
 def discard_in_process(ref: LoadInputRef) -> None:

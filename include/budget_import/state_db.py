@@ -84,7 +84,3 @@ def ensure_tables(made: Engine, *tables: sa.Table) -> None:
     else:
         METADATA.create_all(made, tables=list(tables) or None, checkfirst=True)
 
-
-def dialect(url: str | None = None) -> str:
-    """`sqlite`, `postgresql`, ...: the lock and the rate budget use each database's own locking."""
-    return engine(url).dialect.name
