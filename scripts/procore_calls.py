@@ -3,9 +3,10 @@ docs/procore-client.md). Not a test; run it by hand:
 
     .venv/bin/python -m scripts.procore_calls
 
-It runs what pipeline.load does for one job (cost types and cost codes made sure of, then the plan
-converged on) on the Procore client test fixture. The prerequisite reads before it (project by
-origin_id, tools, budget lock: 3 calls) are the same in every scenario and not counted here.
+It runs what pipeline.load does for one job (the budget read and planned; when the plan writes, the
+write prerequisites (Budget tool, lock, permission), cost types and cost codes made sure of, then the
+plan converged on) on the Procore client test fixture. The project lookup before it (by origin_id: one
+call per job, or one per 1,000 projects for a batch) is not counted here.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 import requests
 
 from include.budget_import.load import BudgetLoader, ProjectTarget
-from include.budget_import.plan import DesiredLine
+from include.budget_import.plan import DesiredLine, plan_merge
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.client import ProcoreClient
 from standins.procore_emulator.server import EmulatorServer
@@ -31,9 +32,12 @@ TYPES = {"L": "Labor", "M": "Material", "S": "Subcontract", **NEW_TYPES}
 def one_import(base_url: str, desired: list[DesiredLine], mode: str) -> dict[str, Any]:
     client = ProcoreClient(session=requests.Session(), api_base=base_url, login_url=base_url, client_id=CLIENT_ID, client_secret=SECRET)
     loader = BudgetLoader(ProcoreBudgetApi(client), ProjectTarget("01", "19.50", COMPANY, PROJECT))
-    loader.ensure_line_item_types(TYPES)
-    loader.ensure_cost_codes(CODES)
-    outcome = loader.apply(desired, mode)
+    existing = loader.existing_lines()
+    plan = plan_merge(desired, existing, mode)
+    if plan.write_count:  # as pipeline.load: codes and types are made sure of only when something is written
+        loader.ensure_line_item_types(TYPES)
+        loader.ensure_cost_codes(CODES)
+    outcome = loader.apply(desired, mode, existing=existing, plan=plan)
     stats = client.stats.as_dict()
     return {"calls": stats["calls"], "reads": stats["reads"], "writes": stats["writes"], "tokens": stats["token_fetches"],
             "plan": outcome.plan.counts(), "by_endpoint": dict(sorted(client.stats.by_endpoint.items()))}

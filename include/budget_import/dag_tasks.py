@@ -18,7 +18,8 @@ from include.budget_import.artifacts import RunFolder, read_json
 from include.budget_import.connections import procore_hook, spectrum_connection
 from include.budget_import.job_keys import job_key
 from include.budget_import.job_reports import blocked_result, job_result, now_iso
-from include.budget_import.procore.errors import ProcoreError
+from include.budget_import.prerequisites import JobBlockedError
+from include.budget_import.procore.errors import ProcoreError, ProcorePermissionError
 from include.budget_import.project_lock import project_lock
 from include.budget_import.spectrum_source import (
     SpectrumDataError,
@@ -39,6 +40,8 @@ def final_on_client_errors(what: str) -> Iterator[None]:
     except (ProcoreError, SpectrumDataError) as exc:
         if exc.retry_helps:
             raise
+        raise AirflowFailException(f"{what}: {exc}") from None
+    except JobBlockedError as exc:  # a prerequisite a person must fix (a locked budget at a restore)
         raise AirflowFailException(f"{what}: {exc}") from None
 
 
@@ -229,10 +232,19 @@ def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id:
     load_input = read_load_input(prepared["load_input"])
     load_input.check_identity(ready)
     loader = BudgetLoader(procore_hook().get_api(), pipeline.project_target(ready), pipeline.RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
+    review = str(params.get("review") or "auto")
     with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
-        existing = loader.existing_lines()
-    desired = load_input.desired()
-    override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
+        try:
+            existing = loader.existing_lines()
+            desired = load_input.desired()
+            override, additive = (plan_merge(desired, existing, mode, load_input.rejected) for mode in ("override", "additive"))
+            changes = override.write_count > 0 or additive.write_count > 0
+            ask = asks_a_person(review, len(existing), bool(params.get("dry_run", False))) and (changes or review == "always")
+            if ask and changes:  # never ask a person about an import the article's prerequisites refuse
+                loader.require_write_permission()
+        except (JobBlockedError, ProcorePermissionError) as exc:  # nobody to ask: load_job reports the job as blocked
+            log.warning("%s/%s: not asking for a review: %s", ready["company_code"], ready["job_number"], exc)
+            return {"ask": False, "review_body": ""}
     url = None
     if existing:
         write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, now_iso(), plan=override,
@@ -242,9 +254,8 @@ def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id:
     name = ready.get("procore_project_name") or ready["procore_project_id"]
     body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
     folder.write_json("review.json", {"override": override.as_dict(), "additive": additive.as_dict(), "existing_lines": len(existing)})
-    review = str(params.get("review") or "auto")
     return {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()}, "project": f"{name}",
-            "ask": asks_a_person(review, len(existing), bool(params.get("dry_run", False))), "review_body": body}
+            "ask": ask, "review_body": body}
 
 
 REVIEW_CHOICES = {"Override": "override", "Keep existing and add": "additive"}  # the review's options -> merge mode

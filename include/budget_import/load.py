@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from include.budget_import.money import MoneyError, money_number, parse_money
 from include.budget_import.plan import DesiredLine, ExistingLine, MergePlan, plan_merge
+from include.budget_import.prerequisites import JobBlockedError
 from include.budget_import.procore.api import ProcoreBudgetApi, batches
 from include.budget_import.procore.errors import (
     AmbiguousWriteError,
@@ -85,14 +86,22 @@ class BudgetLoader:
         self._code_ids: dict[str, int] | None = None
         self._may_write = False
         self._wbs = WbsIndex()
+        self._line_ids: dict[tuple[str, str], tuple[int | None, int | None]] = {}  # (cost code id, type id) per line read
 
-    # --- permission ----------------------------------------------------------------------------
+    # --- may we write? ---------------------------------------------------------------------------
     def require_write_permission(self) -> None:
-        """Before the first write of any kind (cost code, cost type, WBS code, line): may these
-        credentials change this project's budget? Asked once per job, only when something is written."""
+        """Before the first write of any kind (cost code, cost type, WBS code, line), and before a dry run
+        calls a plan with writes ready: the article's Procore-side prerequisites for an import (Budget tool
+        active, project budget unlocked) and these credentials' Standard or Admin access. Asked once per
+        job and only when something is to be written: an unchanged job costs none of these three calls
+        (docs/procore-client.md, "Calls per job")."""
         if self._may_write:
             return
         t = self.target
+        if not self.api.budget_tool_active(t.company_id, t.project_id):
+            raise JobBlockedError("budget_tool_inactive", f"(project {t.project_id})")
+        if self.api.budget_locked(t.company_id, t.project_id):
+            raise JobBlockedError("procore_budget_locked", f"(project {t.project_id})")
         access = budget_access(self.api.project_permissions(t.company_id, t.project_id))
         if not access.may_write:
             raise ProcorePermissionError(403, access.why_not(t.project_id), method="GET", path="/rest/v1.0/settings/permissions",
@@ -102,7 +111,7 @@ class BudgetLoader:
     # --- mapping Spectrum codes to Procore ids ------------------------------------------------
     def line_item_type_ids(self) -> dict[str, int]:
         if self._type_ids is None:
-            shared = self.company_facts.get("line_item_types") if self.company_facts else None
+            shared = self.company_facts.get("line_item_types") if self.company_facts is not None else None
             if isinstance(shared, dict):
                 self._type_ids = {str(code): int(type_id) for code, type_id in shared.items()}
                 self._types_from_facts = True
@@ -115,7 +124,7 @@ class BudgetLoader:
         types = self.api.line_item_types(self.target.company_id, project_id=self.target.project_id)
         self._type_ids = {str(t["code"]): int(t["id"]) for t in types if t.get("code")}
         self._types_from_facts = False
-        if self.company_facts:
+        if self.company_facts is not None:
             self.company_facts.put("line_item_types", self._type_ids)
 
     def cost_code_ids(self) -> dict[str, int]:
@@ -140,7 +149,7 @@ class BudgetLoader:
             )
             self._fail_on_sync_errors("line item types", result["errors"])
             self._type_ids = _with_synced(self._type_ids, result["entities"], missing)
-            if self._type_ids is not None and self.company_facts:
+            if self._type_ids is not None and self.company_facts is not None:
                 self.company_facts.put("line_item_types", self._type_ids)
         return missing
 
@@ -152,7 +161,7 @@ class BudgetLoader:
             t = self.target
             result = self.api.sync_cost_codes(
                 t.company_id, t.project_id,
-                [{"code": code, "name": needed[code], "origin_id": f"{t.company_code}|{t.job_number}|{code}"} for code in missing],
+                [{"code": code, "name": needed[code], "origin_id": cost_code_origin_id(t.company_code, t.job_number, code)} for code in missing],
             )
             self._fail_on_sync_errors("cost codes", result["errors"])
             self._code_ids = _with_synced(self._code_ids, result["entities"], missing)
@@ -166,30 +175,29 @@ class BudgetLoader:
 
     def resolved_ids(self, desired: list[DesiredLine], dry_run: bool) -> list[dict[str, Any]]:
         """Each desired line with the Procore ids it maps to: None where Procore lacks the code (a
-        failed mapping), or NEW where a dry run would have created it."""
-        codes, types = self.cost_code_ids(), self.line_item_type_ids()
-        missing = NEW if dry_run else None
-        return [
-            {
-                "cost_code": d.cost_code,
-                "cost_type": d.cost_type,
-                "cost_code_id": codes.get(d.cost_code, missing),
-                "line_item_type_id": types.get(d.cost_type, missing),
-            }
-            for d in desired
-        ]
+        failed mapping), or NEW where a dry run would have created it. A line Procore's budget already
+        has is mapped by the ids its budget row names (no cost code read for an unchanged job)."""
+        missing: str | None = NEW if dry_run else None
+        out = []
+        for d in desired:
+            known: tuple[int | str | None, int | str | None] | None = self._line_ids.get(d.key)
+            if known is None:
+                codes, types = self.cost_code_ids(), self.line_item_type_ids()
+                known = (codes.get(d.cost_code, missing), types.get(d.cost_type, missing))
+            out.append({"cost_code": d.cost_code, "cost_type": d.cost_type, "cost_code_id": known[0], "line_item_type_id": known[1]})
+        return out
 
     # --- reading the budget -------------------------------------------------------------------
     def _budget_view_id(self, shared_ok: bool = True) -> int | None:
         t = self.target
-        shared = self.company_facts.get("budget_view_id") if self.company_facts and shared_ok else None
+        shared = self.company_facts.get("budget_view_id") if self.company_facts is not None and shared_ok else None
         if shared is not None:
             return int(shared)
         views = self.api.budget_views(t.company_id, t.project_id)
         if not views:
             return None
         view_id = int(views[0]["id"])
-        if self.company_facts:
+        if self.company_facts is not None:
             self.company_facts.put("budget_view_id", view_id)
         return view_id
 
@@ -201,21 +209,49 @@ class BudgetLoader:
         try:
             return self.api.budget_detail_rows(t.company_id, t.project_id, view_id)
         except ProcoreNotFoundError:
-            if not self.company_facts:
+            if self.company_facts is None:
                 raise
             view_id = self._budget_view_id(shared_ok=False)  # the shared view is not this project's: ask
             return [] if view_id is None else self.api.budget_detail_rows(t.company_id, t.project_id, view_id)
 
+    def _read_budget_rows(self) -> list[dict[str, Any]]:
+        """The budget's detail rows; a refusal (403) names the Budget tool when it is inactive (Procore
+        answers 403 for a disabled tool's calls, as for a missing permission: the tools list tells which)."""
+        try:
+            return self._detail_rows()
+        except ProcorePermissionError:
+            t = self.target
+            if not self.api.budget_tool_active(t.company_id, t.project_id):
+                raise JobBlockedError("budget_tool_inactive", f"(project {t.project_id})") from None
+            raise
+
     def existing_lines(self) -> list[ExistingLine]:
-        code_by_id = {v: k for k, v in self.cost_code_ids().items()}
+        """Procore's budget lines, each keyed by the Spectrum cost code and cost type it stands for. A
+        row's cost code is read from its `cost_code_origin_id` when this tool created the code for this
+        job (one call for the whole budget); any other code, or a cost type the run's shared list lacks,
+        is looked up in Procore's lists, read then. A row whose code or type stays unknown keeps Procore's
+        own text, so it never matches (and is never mistaken for) a Spectrum line."""
+        rows = [row for row in self._read_budget_rows() if row.get("id") is not None]  # no id: an unbudgeted row
+        t = self.target
+        own_prefix = cost_code_origin_id(t.company_code, t.job_number, "")
         type_by_id = {v: k for k, v in self.line_item_type_ids().items()}
+        if self._types_from_facts and any(_int_or_none(r.get("category_id")) not in type_by_id for r in rows if r.get("category_id") is not None):
+            self._read_line_item_types()  # a type created since the run's list was read
+            type_by_id = {v: k for k, v in self.line_item_type_ids().items()}
+        code_by_id: dict[int, str] | None = None
         lines = []
-        for row in self._detail_rows():
-            if row.get("id") is None:  # an unbudgeted row: no line item behind it
-                continue
-            cost_code = code_by_id.get(int(row["cost_code_id"])) if row.get("cost_code_id") is not None else None
-            cost_type = type_by_id.get(int(row["category_id"])) if row.get("category_id") is not None else None
-            wbs_code_id = int(row["wbs_code_id"]) if row.get("wbs_code_id") is not None else None
+        self._line_ids = {}
+        for row in rows:
+            cost_code_id = _int_or_none(row.get("cost_code_id"))
+            category_id = _int_or_none(row.get("category_id"))
+            origin = row.get("cost_code_origin_id")
+            cost_code: str | None = origin[len(own_prefix):] if isinstance(origin, str) and origin.startswith(own_prefix) else None
+            if not cost_code and cost_code_id is not None:
+                if code_by_id is None:
+                    code_by_id = {v: k for k, v in self.cost_code_ids().items()}
+                cost_code = code_by_id.get(cost_code_id)
+            cost_type = type_by_id.get(category_id) if category_id is not None else None
+            wbs_code_id = _int_or_none(row.get("wbs_code_id"))
             line = ExistingLine(
                 id=int(row["id"]),
                 cost_code=cost_code or str(row.get("cost_code") or ""),
@@ -223,8 +259,10 @@ class BudgetLoader:
                 amount=parse_money(row.get("original_budget_amount")),
                 wbs_code_id=wbs_code_id,
             )
-            if wbs_code_id is not None and cost_code and cost_type:
-                self._wbs.add(line.key, wbs_code_id)
+            if cost_code and cost_type:
+                self._line_ids[line.key] = (cost_code_id, category_id)
+                if wbs_code_id is not None:
+                    self._wbs.add(line.key, wbs_code_id)
             lines.append(line)
         return sorted(lines, key=lambda line: (line.cost_code, line.cost_type, line.id))
 
@@ -232,25 +270,25 @@ class BudgetLoader:
     def _segment_ids(self) -> dict[str, int]:
         """The ids of the project's cost code and cost type WBS segments, told apart by `type` (their
         names are translated); read once per company and run."""
-        shared = self.company_facts.get("wbs_segments") if self.company_facts else None
+        shared = self.company_facts.get("wbs_segments") if self.company_facts is not None else None
         if isinstance(shared, dict) and {COST_CODE, LINE_ITEM_TYPE} <= set(shared):
             return {k: int(v) for k, v in shared.items()}
         t = self.target
         ids = segment_ids(self.api.wbs_segments(t.company_id, t.project_id), t.project_id)
-        if self.company_facts:
+        if self.company_facts is not None:
             self.company_facts.put("wbs_segments", ids)
         return ids
 
     def _segment_item_ids(self, segments: dict[str, int], kind: str, needed: set[str]) -> dict[str, int]:
         """Segment item id per code. Cost types are company-wide: their items are kept for the run, and
         read again only when a needed one is not among them (another job may have created it)."""
-        shared = self.company_facts.get("cost_type_segment_items") if self.company_facts and kind == LINE_ITEM_TYPE else None
+        shared = self.company_facts.get("cost_type_segment_items") if self.company_facts is not None and kind == LINE_ITEM_TYPE else None
         if isinstance(shared, dict) and needed <= set(shared):
             return {str(k): int(v) for k, v in shared.items()}
         t = self.target
         items = self.api.segment_items(t.company_id, t.project_id, segments[kind])
         ids = {key: int(item["id"]) for item in items if (key := segment_item_key(item, kind))}
-        if self.company_facts and kind == LINE_ITEM_TYPE:
+        if self.company_facts is not None and kind == LINE_ITEM_TYPE:
             self.company_facts.put("cost_type_segment_items", ids)
         return ids
 
@@ -373,15 +411,18 @@ class BudgetLoader:
         return sorted(lines.values(), key=lambda line: (line.cost_code, line.cost_type, line.id))
 
     def apply(self, desired: list[DesiredLine], mode: str, existing: list[ExistingLine] | None = None,
-              rejected: dict[tuple[str, str], str] | None = None) -> LoadOutcome:
+              rejected: dict[tuple[str, str], str] | None = None, plan: MergePlan | None = None) -> LoadOutcome:
         """Write until Procore's budget matches the plan for `mode`, re-planning after every round of
         writes against the budget as Procore's answers show it, or as read again when an outcome was
-        unknown. The final state is the budget as it stands (used for reconciliation)."""
+        unknown. The final state is the budget as it stands (used for reconciliation). `plan`: the plan
+        already made of `existing` (the caller's), so the first round does not plan it again."""
         outcome: LoadOutcome | None = None
+        first_plan = plan if existing is not None else None
         for round_number in range(1, MAX_ROUNDS + 1):
             if existing is None:
                 existing = self.existing_lines()
-            plan = plan_merge(desired, existing, mode, rejected)
+            plan = first_plan or plan_merge(desired, existing, mode, rejected)
+            first_plan = None
             if outcome is None:
                 outcome = LoadOutcome(plan=plan)
             if plan.write_count == 0:
@@ -401,6 +442,19 @@ class BudgetLoader:
                 outcome.ambiguous_writes += 1
                 log.warning("%s: a line already existed (%s); re-reading Procore", self.target.label, exc.detail)
         raise LoadIncompleteError(f"{self.target.label}: Procore's budget did not converge after {MAX_ROUNDS} rounds")
+
+
+def cost_code_origin_id(company_code: str, job_number: str, cost_code: str) -> str:
+    """The origin_id of a Procore cost code this tool creates for a Spectrum job's phase: how a budget row
+    names its Spectrum cost code (`cost_code_origin_id`) without a cost code read. One place to adapt it."""
+    return f"{company_code}|{job_number}|{cost_code}"
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _shown(labels: list[str]) -> str:

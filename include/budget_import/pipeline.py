@@ -146,7 +146,7 @@ def _load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input:
         held = needs_review(plan, existing) if mode == "override" and not review_approved else None
         if held:
             raise JobBlockedError("needs_review", f"({held}; plan.json lists every line)")
-        if not dry_run:
+        if not dry_run and plan.write_count:  # an unchanged job needs no code or type made sure of: no call
             created_types = loader.ensure_line_item_types(load_input.line_item_types())
             created_codes = loader.ensure_cost_codes(load_input.cost_codes)
         mapping = pd.DataFrame(loader.resolved_ids(desired, dry_run), columns=["cost_code", "cost_type", "cost_code_id", "line_item_type_id"])
@@ -166,7 +166,7 @@ def _load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input:
             final = existing
             rounds = ambiguous = 0
         else:
-            outcome = loader.apply(desired, mode, existing=existing, rejected=load_input.rejected)
+            outcome = loader.apply(desired, mode, existing=existing, rejected=load_input.rejected, plan=plan)
             final, rounds, ambiguous = outcome.final_lines, outcome.rounds, outcome.ambiguous_writes
     except ProcorePermissionError as exc:
         raise JobBlockedError("no_permission", f"({exc.detail})") from None

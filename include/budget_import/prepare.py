@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from include.budget_import.job_reports import (
 from include.budget_import.prerequisites import (
     JobBlockedError,
     JobRequest,
+    ProjectDirectory,
     block_on_facts,
     procore_prerequisites,
     spectrum_prerequisites,
@@ -127,11 +129,13 @@ def _extracted_jobs(
     verdicts = quality.job_facts_blocking([(facts.estimates_posted, facts.budget_locked) for _, _, _, facts, _ in in_spectrum])
     facts_share = (time.perf_counter() - judged) / max(len(in_spectrum), 1)
     cost_types_by_company: dict[str, dict[str, str]] = {}
+    jobs_per_company = Counter(request.procore_company_id for request, *_ in in_spectrum)
+    directories = {company: ProjectDirectory(api, company, jobs) for company, jobs in jobs_per_company.items()}
     for (request, folder, job, facts, spectrum_seconds), blocked in zip(in_spectrum, verdicts, strict=True):
         started = time.perf_counter()
         with _reported(request, folder, batch) as reported:
             block_on_facts(facts, blocked)
-            ready = procore_prerequisites(api, request, job)
+            ready = procore_prerequisites(api, request, job, directories[request.procore_company_id])
             extract_started = time.perf_counter()
             frame = extract_lines(spectrum, job)
             if job.company_code not in cost_types_by_company:  # one query per company and batch

@@ -3,11 +3,11 @@ not meet one is blocked with its reason (`JobBlockedError`) and never fails the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from include.budget_import.discovery import origin_id
 from include.budget_import.plan import MERGE_MODES
 from include.budget_import.procore.api import ProcoreBudgetApi
-from include.budget_import.procore.errors import ProcorePermissionError
 from include.budget_import.rules import JOB_RULES_BY_REASON
 from include.budget_import.spectrum_source import (
     DbConnection,
@@ -78,21 +78,38 @@ def block_on_facts(facts: JobReadinessFacts, blocked: str | None) -> None:
         raise JobBlockedError(blocked)
 
 
-def procore_prerequisites(api: ProcoreBudgetApi, request: JobRequest, job: SpectrumJob) -> ReadyJob:
-    """The job is linked to a Procore project whose Budget tool is active and unlocked, and these
-    credentials may change it. Returns what the later stages need of the job and its project."""
+class ProjectDirectory:
+    """Which Procore project each job's origin_id names. For a batch of many jobs of one company, one list
+    of the company's projects (a call per 1,000 projects) instead of a filtered lookup per job; for one
+    job, the filtered lookup (`filters[origin_id]`). Either answers the same projects in the same order."""
+
+    def __init__(self, api: ProcoreBudgetApi, company_id: int, jobs: int = 1) -> None:
+        self.api = api
+        self.company_id = company_id
+        self._list_all = jobs > 1
+        self._by_origin: dict[str, list[dict[str, Any]]] | None = None
+
+    def projects(self, origin: str) -> list[dict[str, Any]]:
+        if not self._list_all:
+            return self.api.projects(self.company_id, origin_id=origin)
+        if self._by_origin is None:
+            self._by_origin = {}
+            for project in self.api.projects(self.company_id):
+                if project.get("origin_id") is not None:
+                    self._by_origin.setdefault(str(project["origin_id"]), []).append(project)
+        return self._by_origin.get(origin, [])
+
+
+def procore_prerequisites(api: ProcoreBudgetApi, request: JobRequest, job: SpectrumJob, directory: ProjectDirectory | None = None) -> ReadyJob:
+    """The job is linked to a Procore project. The other Procore-side prerequisites (Budget tool active,
+    budget unlocked, write permission) are asked before the first write (`load.BudgetLoader.require_write_permission`):
+    a job whose budget already equals Spectrum's needs none of them. Returns what the later stages need."""
     company_id = request.procore_company_id
-    projects = api.projects(company_id, origin_id=origin_id(job.company_code, job.job_number))
+    link = origin_id(job.company_code, job.job_number)
+    projects = (directory or ProjectDirectory(api, company_id)).projects(link)
     if not projects:
-        raise JobBlockedError("not_linked", f"(no Procore project has origin_id {origin_id(job.company_code, job.job_number)!r})")
+        raise JobBlockedError("not_linked", f"(no Procore project has origin_id {link!r})")
     project_id = int(projects[0]["id"])
-    try:
-        if not api.budget_tool_active(company_id, project_id):
-            raise JobBlockedError("budget_tool_inactive", f"(project {project_id})")
-        if api.budget_locked(company_id, project_id):
-            raise JobBlockedError("procore_budget_locked", f"(project {project_id})")
-    except ProcorePermissionError as exc:
-        raise JobBlockedError("no_permission", f"({exc.detail})") from None
     return ReadyJob(**{
         "company_code": job.company_code,
         "job_number": job.job_number,

@@ -8,6 +8,7 @@ import pytest
 
 from include.budget_import.load import BudgetLoader, ProjectTarget
 from include.budget_import.plan import DesiredLine
+from include.budget_import.prerequisites import JobBlockedError
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.errors import (
     ProcoreAuthError,
@@ -72,6 +73,10 @@ def test_422_for_a_locked_budget_names_project_and_line(emu: Emu, caplog: pytest
     session = RecordingSession()
     client = emu.client(session=session)
     loader = BudgetLoader(ProcoreBudgetApi(client), ProjectTarget("01", "20.10", COMPANY, LOCKED))
+    # the budget is locked after the loader's own check (someone locks it mid-import): Procore's 422 is the guard
+    emu.admin("PUT", f"/projects/{LOCKED}", json={"budget_locked": False})
+    loader.require_write_permission()
+    emu.admin("PUT", f"/projects/{LOCKED}", json={"budget_locked": True})
     loader.ensure_line_item_types({"L": "Labor", "M": "Material"})
     with pytest.raises(ProcoreValidationError) as info:
         loader.apply([DesiredLine("01-100", "L", Decimal("800.00")), DesiredLine("01-100", "M", Decimal("5.00"))], "additive")
@@ -79,6 +84,15 @@ def test_422_for_a_locked_budget_names_project_and_line(emu: Emu, caplog: pytest
     assert info.value.status == 422 and "locked budget" in text
     assert "01-100/M" in text, text  # the line Procore refused
     assert_clear(info.value, LOCKED, session.bearers | {SECRET}, caplog.text)
+    assert emu.budget(LOCKED) == {("01-100", "L"): "700.25"}
+
+
+def test_a_locked_budget_blocks_the_load_before_any_write(emu: Emu) -> None:
+    """The article's "budget must be unlocked" is asked before the first write, and only then."""
+    loader = BudgetLoader(ProcoreBudgetApi(emu.client()), ProjectTarget("01", "20.10", COMPANY, LOCKED))
+    with pytest.raises(JobBlockedError) as info:
+        loader.apply([DesiredLine("01-100", "L", Decimal("800.00")), DesiredLine("01-100", "M", Decimal("5.00"))], "additive")
+    assert info.value.reason == "procore_budget_locked"
     assert emu.budget(LOCKED) == {("01-100", "L"): "700.25"}
 
 

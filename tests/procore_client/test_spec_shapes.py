@@ -62,10 +62,11 @@ def test_a_refused_line_among_many_is_named_and_found_in_few_calls(emu: Emu) -> 
 
 
 def test_a_refusal_of_every_line_stops_after_one_halving(emu: Emu) -> None:
-    emu.admin("PUT", f"/projects/{PROJECT}", json={"budget_locked": True})
     loader = emu.loader(emu.client())
+    loader.require_write_permission()  # asked while unlocked; locked before the write, so every line is refused
     loader.ensure_line_item_types({"L": "Labor", "M": "Material", "S": "Subcontract", "E": "Equipment"})
     loader.ensure_cost_codes({"04-400": "Electrical", "05-500": "Finishes"})
+    emu.admin("PUT", f"/projects/{PROJECT}", json={"budget_locked": True})
     emu.admin("DELETE", "/requests")
     with pytest.raises(ProcoreValidationError, match="locked budget") as info:
         loader.apply(desired_lines(), "additive")
