@@ -19,9 +19,10 @@ it, without Spectrum's padding, e.g. `19.50`), **merge_mode** and **dry_run**.
 - `dry_run`: everything is computed and reported, nothing is written to Procore.
 
 The job runs the nightly's tasks as a batch of one: `prepare_batch` (prerequisites: posted, locked,
-linked, Budget tool active, Procore budget unlocked; extract; validate with Great Expectations; reshape)
--> `ready_jobs` -> `plan_review` -> (`review_import`) -> `load_job` -> `summarise`. A blocked job, or
-one held for review, fails the run at `summarise` with its reason.
+linked; extract; validate with Great Expectations; reshape) -> `ready_jobs` -> `plan_review` ->
+(`review_import`) -> `load_job` -> `summarise`. Budget tool active and Procore budget unlocked are asked
+before the first write (a job whose budget already equals Spectrum's writes nothing and needs neither).
+A blocked job, or one held for review, fails the run at `summarise` with its reason.
 
 **Review** (param `review`): as Procore's own import does, when the project already has budget lines the
 run waits at `review_import` for a person, who reads what Override and Keep existing and add would do

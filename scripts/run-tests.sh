@@ -45,4 +45,20 @@ if [ $# -eq 0 ]; then
 elif [ "${LINT:-}" = "1" ]; then
   lint_lane
 fi
-exec .venv/bin/python -m pytest "$@"
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+# The whole suite: its wall time and the machine's load are kept for `make benchmark` (var/test-runs.jsonl),
+# and the slowest tests are listed, so a suite that grows slow is seen where it grows.
+started=$(date +%s.%N)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "")
+set +e
+.venv/bin/python -m pytest --durations=25
+rc=$?
+set -e
+mkdir -p var
+awk -v a="$started" -v b="$(date +%s.%N)" -v rc="$rc" -v l0="$load_start" -v l1="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "")" \
+  -v when="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v ci="${CI:-}" -v cpus="$(nproc 2>/dev/null || echo 0)" \
+  'BEGIN { printf "{\"finished_at\": \"%s\", \"seconds\": %.1f, \"exit_code\": %d, \"load_start\": \"%s\", \"load_end\": \"%s\", \"ci\": \"%s\", \"cpus\": %d}\n", when, b - a, rc, l0, l1, ci, cpus }' \
+  >> var/test-runs.jsonl
+exit $rc
