@@ -103,20 +103,19 @@ class JobReadinessFacts:
         return self.unposted_estimate_entries == 0
 
 
-# Column names of an extracted budget line, in the order every later stage uses.
+# Column names of an extracted budget line, in the order every later stage uses: what budget_lines.sql
+# returns, and only what a later stage reads (Spectrum's unit of measure, quantity and unit cost are not
+# fetched: Procore's budget line takes the original estimate, as Procore's own import does).
 EXTRACT_COLUMNS: tuple[str, ...] = (
     "company_code",
     "job_number",
     "phase_code",
     "cost_type",
     "description",
-    "unit_of_measure",
-    "est_quantity",
-    "est_unit_cost",
     "original_estimate",
     "jtd_cost",
 )
-AMOUNT_COLUMNS = ("est_quantity", "est_unit_cost", "original_estimate", "jtd_cost")
+AMOUNT_COLUMNS = ("original_estimate", "jtd_cost")
 
 
 def trim_key(value: object) -> str | None:
@@ -254,33 +253,16 @@ def _strict_amount(value: object, column: str, row: Sequence[Any]) -> Decimal:
     return db_amount(value)
 
 
-def _not_imported_amount(value: object, column: str, row: Sequence[Any]) -> Decimal | None:
-    """Quantity and unit cost: carried, never sent to Procore (its budget line takes the original estimate,
-    as Procore's own import does). One that is no number does not touch the row's budget: it is logged,
-    read as missing, and the row goes on to its own rules (before, the log said "rejected" while the row
-    was imported)."""
-    try:
-        return db_amount(value)
-    except MoneyError as exc:
-        log.warning("Spectrum job %s/%s, phase %r cost type %r: %s %s; not imported (Procore's budget takes the original "
-                    "estimate), so the row goes on with its estimate", trim_key(row[0]), trim_key(row[1]), trim_key(row[2]),
-                    trim_key(row[3]), column, exc)
-        return None
-
-
 def normalise_line(row: Sequence[Any], amount: Callable[[object, str, Sequence[Any]], Decimal] = _strict_amount) -> tuple[Any, ...]:
     """One budget_lines.sql row as EXTRACT_COLUMNS values: trimmed keys (phase code and cost type folded),
     exact Decimal amounts."""
-    company, job, phase, cost_type, description, uom, qty, unit_cost, estimate, jtd = row
+    company, job, phase, cost_type, description, estimate, jtd = row
     return (
         trim_key(company),
         trim_key(job),
         fold_key(phase),
         fold_key(cost_type),
         trim_key(description),
-        trim_key(uom),
-        _not_imported_amount(qty, "Original_Est_Quantity", row),
-        _not_imported_amount(unit_cost, "Est_Unit_Cost", row),
         amount(estimate, "Original_Est_Cost", row),
         amount(jtd, "Job_To_Date_Cost", row),
     )
@@ -297,13 +279,10 @@ def normalise_lines(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
             (p.strip().upper() or None) if type(p) is str and p.isascii() else fold(p),
             (t.strip().upper() or None) if type(t) is str and t.isascii() else fold(t),
             (d.strip() or None) if type(d) is str else key(d),
-            (u.strip() or None) if type(u) is str else key(u),
-            amount(q),
-            amount(uc),
             amount(e),
             amount(jtd),
         )
-        for c, j, p, t, d, u, q, uc, e, jtd in rows
+        for c, j, p, t, d, e, jtd in rows
     ]
 
 
@@ -320,9 +299,23 @@ def _lenient_amount(value: object, column: str, row: Sequence[Any]) -> Decimal:
 
 def normalise_line_leniently(row: Sequence[Any]) -> tuple[Any, ...]:
     """normalise_line, but an amount that is no number (text, NaN, infinity, out of range: only a
-    loosely typed store such as SQLite can hold one) becomes NOT_AN_AMOUNT instead of failing the
-    whole extract, so the row is rejected with its reason and the job's other rows still load."""
+    loosely typed store such as SQLite can hold one) in the original estimate or the job-to-date cost
+    becomes NOT_AN_AMOUNT instead of failing the whole extract, so the row is rejected with its reason
+    and the job's other rows still load."""
     return normalise_line(row, _lenient_amount)
+
+
+def _check_width(description: Sequence[Any] | None) -> None:
+    """A site's own copy of budget_lines.sql (BUDGET_IMPORT_SQL_DIR) that returns other columns than
+    EXTRACT_COLUMNS, e.g. one copied before Unit_of_Measure, Original_Est_Quantity and Est_Unit_Cost were
+    dropped, fails here in words, not as a tuple that does not unpack."""
+    if description is not None and len(description) != len(EXTRACT_COLUMNS):
+        got = ", ".join(str(column[0]) for column in description)
+        raise SpectrumDataError(
+            "budget_lines.sql returns " + str(len(description)) + " columns (" + got + "); the import reads "
+            + str(len(EXTRACT_COLUMNS)) + ": Company_Code, Job_Number, Phase_Code, Cost_Type, Description, "
+            "Original_Est_Cost, Job_To_Date_Cost, in this order. Edit the file (see its header and docs/spectrum.md)."
+        )
 
 
 def iter_budget_lines(
@@ -333,6 +326,7 @@ def iter_budget_lines(
     cursor = conn.cursor()
     try:
         cursor.execute(load_sql("budget_lines"), key + key)
+        _check_width(cursor.description)
         while True:
             rows = cursor.fetchmany(chunk_size)
             if not rows:

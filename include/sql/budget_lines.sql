@@ -12,7 +12,9 @@
 -- The budget lines of one job: every phase / cost type with its original estimate and its
 -- job-to-date cost (the sum of its cost transactions). Rows are NOT filtered here: the seed's rules
 -- (estimate > $0, JTD cost and/or estimate) are applied and reported in Python, so that every row
--- left out is accounted for with its reason.
+-- left out is accounted for with its reason. Only what Procore's budget line takes is read: the phase
+-- master's Unit_of_Measure, Original_Est_Quantity and Est_Unit_Cost are not (Procore's budget line takes
+-- the original estimate, as Procore's own import does), so a bad value there cannot touch a row.
 -- Job-to-date cost: the job's transactions (matched on the job's trimmed, upper-cased number, since the
 -- transaction table may pad it otherwise than the job master), summed per trimmed, upper-cased phase code
 -- and cost type, joined to each phase row on the same. Two phase rows that are one key once trimmed and
@@ -22,6 +24,8 @@
 -- Job_To_Date_Cost is returned as text: the SQLite ODBC driver types an expression column by its first
 -- row and silently truncates later decimals to integers (15500.125 -> 15500). Text is exact on every
 -- engine and Python parses it into a Decimal (money.db_amount).
+-- Returns, in this order (spectrum_source.EXTRACT_COLUMNS): Company_Code, Job_Number, Phase_Code,
+-- Cost_Type, Description, Original_Est_Cost, Job_To_Date_Cost.
 -- Parameters: company code, job number as stored, company code, job number as stored.
 SELECT
     p.Company_Code,
@@ -29,9 +33,6 @@ SELECT
     p.Phase_Code,
     p.Cost_Type,
     p.Description,
-    p.Unit_of_Measure,
-    p.Original_Est_Quantity,
-    p.Est_Unit_Cost,
     p.Original_Est_Cost,
     CAST(COALESCE(t.Job_To_Date_Cost, 0) AS CHAR(30)) AS Job_To_Date_Cost
 FROM JC_PHASE_MASTER_MC p

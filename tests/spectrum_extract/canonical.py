@@ -76,12 +76,11 @@ def _amount(value: Any) -> str:
 
 
 def oracle_canonical(manifest: dict, dataset: Dataset | None = None) -> dict:
-    """The canonical output the extraction must produce, from the oracle manifest; the columns the manifest
-    does not carry (unit of measure, quantity, unit cost, cost type descriptions, unposted entry counts) come
-    from the generator's own rows, which the manifest was computed from."""
+    """The canonical output the extraction must produce, from the oracle manifest; what the manifest does
+    not carry (cost type descriptions, unposted entry counts) comes from the generator's own rows, which
+    the manifest was computed from."""
     dataset = dataset or Dataset(manifest["parameters"]["profile"], manifest["parameters"]["seed"])
     ct_desc = {(c, t): d for c, t, d in dataset.cost_type_rows()}
-    pcol = {c: i for i, c in enumerate(TABLES_BY_NAME["JC_PHASE_MASTER_MC"].column_names)}
     ecol = {c: i for i, c in enumerate(TABLES_BY_NAME["JC_PHASE_ESTIMATES_MC"].column_names)}
     bundles = {(b.company.code, b.job_number): b for b in dataset.iter_jobs()}
 
@@ -97,11 +96,10 @@ def oracle_canonical(manifest: dict, dataset: Dataset | None = None) -> dict:
         phase_rows = bundle.rows.get("JC_PHASE_MASTER_MC", [])
         assert len(phase_rows) == len(spec["lines"])
         lines = []
-        for line, row in zip(spec["lines"], phase_rows):
+        for line in spec["lines"]:
             lines.append((
                 cc, number, _trim(line["phase_code"]), _trim(line["cost_type"]), _trim(line["description"]),
-                _trim(row[pcol["Unit_of_Measure"]]), _amount(row[pcol["Original_Est_Quantity"]]),
-                _amount(row[pcol["Est_Unit_Cost"]]), _amount(line["original_estimate"]), _amount(line["jtd_cost"]),
+                _amount(line["original_estimate"]), _amount(line["jtd_cost"]),
             ))
         unposted = sum(1 for r in bundle.rows.get("JC_PHASE_ESTIMATES_MC", []) if r[ecol["Posted_Status"]] != "P")
         assert (unposted > 0) == spec["has_unposted_estimates"]

@@ -166,8 +166,7 @@ def load(odbc: str) -> None:
 # is the sum of the job's transactions whose job, phase and cost type are equal to it once trimmed and
 # upper-cased (SQL Server's comparison, plus the trim of leading spaces), to the cent.
 def _line(cc: str, job: str, phase: str, cost_type: str, description: str, estimate: str, jtd: str) -> tuple:
-    q = f"{Decimal(estimate):.4f}"
-    return (cc, job, phase, cost_type, description, "LS", "1.0000", q, q, f"{Decimal(jtd):.4f}")
+    return (cc, job, phase, cost_type, description, f"{Decimal(estimate):.4f}", f"{Decimal(jtd):.4f}")
 
 
 def _job_facts(cc: str, number: str, stored: str, description: str, unposted: int, locked: bool) -> dict:

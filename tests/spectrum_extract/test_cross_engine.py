@@ -46,7 +46,7 @@ def test_the_oracle_covers_every_awkward_case(expected, demo_oracle):
     jobs = [j for c in expected.values() for j in c["jobs"].values()]
     lines = [ln for j in jobs for ln in j["lines"]]
     assert len(jobs) == 13 and len(lines) == sum(len(j["lines"]) for j in demo_oracle["jobs"]) > 100
-    amounts = {a for ln in lines for a in ln[6:]}
+    amounts = {a for ln in lines for a in ln[5:]}
     assert {"1234.5675", "15500.1250", "98765432109.9900", "-4200.0000", "-150.0000"} <= amounts
     assert any(ln[2] is None for ln in lines) and any(ln[3] is None for ln in lines)  # blank keys
     assert any(ln[4] == "電気" for ln in lines) and any(ln[4] is None for ln in lines)
@@ -107,7 +107,7 @@ def test_drivers_return_different_types_and_db_amount_makes_them_exact(demo_conn
     exact value out of every one of them."""
     stored, phase, cost_type = key
     raw = _raw_line(demo_conn, "01", stored, phase, cost_type)
-    estimate, jtd = raw[8], raw[9]
+    estimate, jtd = raw[5], raw[6]
     assert isinstance(estimate, str if engine == "sqlite" else Decimal), type(estimate)
     assert isinstance(jtd, str), type(jtd)
     if engine == "postgresql":
@@ -120,7 +120,7 @@ def test_drivers_return_different_types_and_db_amount_makes_them_exact(demo_conn
     job = find_job(demo_conn, "01", stored)
     (normalised,) = [ln for chunk in iter_budget_lines(demo_conn, job) for ln in chunk
                      if ln[2] == phase and ln[3] == cost_type]
-    assert (str(normalised[8]), str(normalised[9])) == (str(db_amount(estimate)), str(db_amount(jtd)))
+    assert (str(normalised[5]), str(normalised[6])) == (str(db_amount(estimate)), str(db_amount(jtd)))
 
 
 # --- keys padded and cased differently from table to table (padded_keys.py) --------------------------------
@@ -171,8 +171,8 @@ def test_job_to_date_cost_across_paddings_is_an_exact_decimal(padded_conn):
     jtd = {}
     for chunk in iter_budget_lines(padded_conn, job):
         for line in chunk:
-            assert type(line[9]) is Decimal
-            jtd.setdefault((line[2], line[3]), set()).add(line[9])
+            assert type(line[6]) is Decimal
+            jtd.setdefault((line[2], line[3]), set()).add(line[6])
     assert jtd[("06-100", "E")] == {Decimal("1003.12")}  # the job stored 4 ways in the transaction table
     assert jtd[("05-100", "L")] == {Decimal("15.01")}  # 'l' and 'L'
     assert jtd[("04-100", "L")] == {Decimal("300.30")}  # '04-100  ' in the master, '04-100' in transactions

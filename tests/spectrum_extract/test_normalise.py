@@ -100,9 +100,9 @@ def test_normalise_lines_equals_normalise_line_row_by_row():
     rng = random.Random(5)
     values = _values(n=600)
     keys = ["01", "  02", "     19.50", "", "   ", None, "06-100 ", "電気", "Béton coulé — niveau 2", _Str(" x "), 42]
-    rows = [tuple(rng.choice(keys) for _ in range(6)) + tuple(rng.choice(values) for _ in range(4))
+    rows = [tuple(rng.choice(keys) for _ in range(5)) + tuple(rng.choice(values) for _ in range(2))
             for _ in range(3000)]
-    rows = [r for r in rows if all(_outcome(db_amount, v)[0] != "error" for v in r[6:])]
+    rows = [r for r in rows if all(_outcome(db_amount, v)[0] != "error" for v in r[5:])]
     assert len(rows) > 1000
     assert normalise_lines(rows) == [normalise_line(r) for r in rows]
     for a, b in zip(normalise_lines(rows), (normalise_line(r) for r in rows)):
@@ -111,23 +111,35 @@ def test_normalise_lines_equals_normalise_line_row_by_row():
 
 
 def test_normalise_lines_raises_like_normalise_line():
-    row = ("01", "19.50", "01-100", "L", "x", "LS", "1", "2", "NaN", "4")  # an estimate that is no number
+    row = ("01", "19.50", "01-100", "L", "x", "NaN", "4")  # an estimate that is no number
     with pytest.raises(MoneyError):
         normalise_line(row)
     with pytest.raises(MoneyError):
         normalise_lines([row])
 
 
-@pytest.mark.parametrize("column, position", [("Original_Est_Quantity", 6), ("Est_Unit_Cost", 7)])
-def test_an_unreadable_quantity_or_unit_cost_leaves_the_row_and_its_log_true(column, position, caplog):
-    """Quantity and unit cost are not imported: one that is no number reads as missing, the row keeps its
-    estimate (no amount_invalid), and the log says so instead of calling the row rejected."""
+@pytest.mark.parametrize("column, position", [("Original_Est_Cost", 5), ("Job_To_Date_Cost", 6)])
+def test_an_unreadable_estimate_or_cost_marks_only_that_amount_and_says_rejected(column, position, caplog):
+    """The two amounts the import reads: one that is no number becomes NOT_AN_AMOUNT (rule amount_invalid),
+    the other is read as usual, and the log names the column and says the row is rejected."""
     from include.budget_import.spectrum_source import NOT_AN_AMOUNT, normalise_line_leniently
 
-    row = ["01", "19.50", "01-100", "L", "Work", "EA", Decimal("2"), Decimal("50"), Decimal("100.00"), Decimal("0")]
+    row = ["01", "19.50", "01-100", "L", "Work", Decimal("100.00"), Decimal("0")]
     row[position] = "abc"
     caplog.set_level("WARNING")
     line = normalise_line_leniently(row)
-    assert line[position] is None and line[8] == Decimal("100.00") and line[8] is not NOT_AN_AMOUNT
-    assert [r.getMessage() for r in caplog.records if column in r.getMessage()], "the unreadable value is logged"
-    assert not any("rejected" in r.getMessage() for r in caplog.records)
+    assert line[position] is NOT_AN_AMOUNT
+    other = 11 - position  # 5 <-> 6
+    assert line[other] == row[other] and line[other] is not NOT_AN_AMOUNT
+    assert line[:5] == ("01", "19.50", "01-100", "L", "Work")
+    logged = [r.getMessage() for r in caplog.records if column in r.getMessage()]
+    assert logged and all("rejected (amount_invalid)" in m for m in logged)
+
+
+def test_a_budget_line_is_the_seven_columns_the_import_reads():
+    """Only what a later stage reads is fetched (issue 19): no unit of measure, quantity or unit cost."""
+    from include.budget_import.spectrum_source import AMOUNT_COLUMNS, EXTRACT_COLUMNS
+
+    assert EXTRACT_COLUMNS == ("company_code", "job_number", "phase_code", "cost_type", "description",
+                               "original_estimate", "jtd_cost")
+    assert AMOUNT_COLUMNS == ("original_estimate", "jtd_cost")

@@ -29,7 +29,7 @@ def context():
 
 
 def row(job: str, phase: str | None, ctype: str | None, estimate: str, jtd: str = "0.0000", description: str | None = "Work") -> tuple:
-    return ("01", job, phase, ctype, description, "EA", D("1.0000"), D(estimate), D(estimate), D(jtd))
+    return ("01", job, phase, ctype, description, D(estimate), D(jtd))
 
 
 def dirty() -> pd.DataFrame:
