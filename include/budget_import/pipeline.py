@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from include.budget_import import job_status_store, quality, storage, totals
+from include.budget_import import job_status_store, line_checks, storage, totals
 from include.budget_import.artifacts import JobFolder, RunFolder
 from include.budget_import.handoff import LoadInput, read_load_input
 from include.budget_import.job_reports import (
@@ -145,12 +145,12 @@ def _load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input:
                                            "names": load_input.names()})
         held = needs_review(plan, existing) if mode == "override" and not review_approved else None
         if held:
-            raise JobBlockedError("needs_review", f"({held}; plan.json lists every line)")
+            raise JobBlockedError("needs_review", f"({held}; plan.json lists every change)")
         if not dry_run and plan.write_count:  # an unchanged job needs no code or type made sure of: no call
             created_types = loader.ensure_line_item_types(load_input.line_item_types())
             created_codes = loader.ensure_cost_codes(load_input.cost_codes)
         mapping = pd.DataFrame(loader.resolved_ids(desired, dry_run), columns=["cost_code", "cost_type", "cost_code_id", "line_item_type_id"])
-        mapping_results = quality.validate_line_items(mapping)
+        mapping_results = line_checks.validate_line_items(mapping)  # no GX in the load task (line_checks.py)
         folder.write_json("line_item_validation.json", [r.as_dict() for r in mapping_results])
         if not all(r.success for r in mapping_results):
             raise JobBlockedError("failed_validation", "(a line item is not mapped to a Procore cost code and line item type)")
@@ -193,30 +193,58 @@ def _load(api: ProcoreBudgetApi, ready: ReadyJob, folder: JobFolder, load_input:
 
 
 def reconcile(desired: list[Any], final: list[ExistingLine], plan: MergePlan, dry_run: bool) -> dict[str, Any]:
-    """After the load, every line on either side, with what it was compared for and its outcome
-    (`totals` names them): override answers for every Spectrum line item and every Procore line
-    (a line Spectrum lacks must be gone, unless its Spectrum row was rejected); additive answers for
-    the lines it created, and shows each kept line that differs from Spectrum as kept by choice. The
-    compared lines are checked with GE; a dry run wrote nothing, so nothing is checked."""
+    """After the load, every line on either side is compared and given its outcome (`totals` names them):
+    override answers for every Spectrum line item and every Procore line (a line Spectrum lacks must be
+    gone, unless its Spectrum row was rejected); additive answers for the lines it created, and shows
+    each kept line that differs from Spectrum as kept by choice. The compared lines are checked with the
+    saved procore_reconciliation suite (line_checks: no GX in the load task); a dry run wrote nothing,
+    so nothing is checked.
+
+    The report lists only the lines that say something (`lines`: every outcome but equal) and counts the
+    rest (`line_count`, `equal_lines`; a dry run's line whose Procore amount already is Spectrum's counts
+    as equal): an unchanged 50,000-line job is a small file. `by_cost_type` has each cost type's
+    Spectrum and Procore totals over every line, as exact text (the UI's chart)."""
     have = {line.key: line for line in final}
     override = plan.mode == "override"
     created = {c.key for c in plan.creates}
     rejected_keeps = {k.line.key for k in plan.keeps if k.note.startswith(REJECTED_KEEP)}
-    rows = []
+    listed: list[dict[str, Any]] = []
+    checked_lines = equal_lines = 0
+    compared: dict[str, list[Any]] = {"cost_code": [], "cost_type": [], "spectrum_amount": [], "procore_amount": []}  # the suite's frame
+    by_type: dict[str, list[Any]] = {}  # cost type -> [Spectrum total, Procore total, lines]; None: no amount on that side
+
+    def add(cost_type: str, spectrum: Decimal | None, procore: Decimal | None) -> None:
+        sums = by_type.setdefault(cost_type, [None, None, 0])
+        if spectrum is not None:
+            sums[0] = spectrum if sums[0] is None else sums[0] + spectrum
+        if procore is not None:
+            sums[1] = procore if sums[1] is None else sums[1] + procore
+        sums[2] += 1
+
     for d in desired:
         procore = have.get(d.key)
         checked = not dry_run and (override or d.key in created)
-        spectrum_amount, procore_amount = money_text(d.amount), (money_text(procore.amount) if procore else None)
+        add(d.cost_type, d.amount, procore.amount if procore else None)
+        equal = procore is not None and procore.amount == d.amount
         if dry_run:
             outcome = totals.NOT_CHECKED
         elif procore is None:
             outcome = totals.MISSING if checked else totals.NOT_CHECKED
-        elif procore.amount == d.amount:
+        elif equal:
             outcome = totals.EQUAL
         else:
             outcome = totals.DIFFERS if checked else totals.KEPT_BY_CHOICE
-        rows.append({"cost_code": d.cost_code, "cost_type": d.cost_type, "spectrum_amount": spectrum_amount, "procore_amount": procore_amount,
-                     "checked": checked, "outcome": outcome, "difference": totals.line_difference(spectrum_amount, procore_amount)})
+        checked_lines += checked
+        spectrum_amount = money_text(d.amount)
+        procore_amount = money_text(procore.amount) if procore else None
+        if checked:
+            for column, value in zip(compared, (d.cost_code, d.cost_type, spectrum_amount, procore_amount), strict=True):
+                compared[column].append(value)
+        if equal:  # equal (a dry run's too: Procore already has Spectrum's amount): counted, not listed
+            equal_lines += 1
+            continue
+        listed.append({"cost_code": d.cost_code, "cost_type": d.cost_type, "spectrum_amount": spectrum_amount, "procore_amount": procore_amount,
+                       "checked": checked, "outcome": outcome, "difference": totals.line_difference(spectrum_amount, procore_amount)})
     wanted = {d.key for d in desired}
     for line in final:
         if line.key in wanted:
@@ -227,21 +255,25 @@ def reconcile(desired: list[Any], final: list[ExistingLine], plan: MergePlan, dr
             outcome = totals.PROCORE_ONLY
         else:
             outcome = totals.KEPT_REJECTED if line.key in rejected_keeps else totals.NOT_DELETED
+        add(line.cost_type, None, line.amount)
+        checked_lines += outcome == totals.NOT_DELETED
         procore_amount = money_text(line.amount)
-        rows.append({"cost_code": line.cost_code, "cost_type": line.cost_type, "spectrum_amount": None, "procore_amount": procore_amount,
-                     "checked": outcome == totals.NOT_DELETED, "outcome": outcome, "difference": totals.line_difference(None, procore_amount)})
-    frame = pd.DataFrame([r for r in rows if r["checked"] and r["spectrum_amount"] is not None],
-                         columns=["cost_code", "cost_type", "spectrum_amount", "procore_amount", "checked"])
-    results = [] if dry_run else quality.validate_reconciliation(frame)
-    differences = totals.difference_groups(rows)
+        listed.append({"cost_code": line.cost_code, "cost_type": line.cost_type, "spectrum_amount": None, "procore_amount": procore_amount,
+                       "checked": outcome == totals.NOT_DELETED, "outcome": outcome, "difference": totals.line_difference(None, procore_amount)})
+    results = [] if dry_run else line_checks.validate_reconciliation(pd.DataFrame(compared))
+    differences = totals.difference_groups(listed)  # an equal line is in no group: the listed lines are every difference
     report = {
         "success": all(r.success for r in results) and not any(k in totals.FAILING for k in differences),
         "dry_run": dry_run,
         "mode": plan.mode,
         "compared": COMPARED[plan.mode],
-        "checked_lines": sum(1 for r in rows if r["checked"]),
+        "checked_lines": checked_lines,
+        "line_count": equal_lines + len(listed),  # every line on either side: the equal ones and those listed
+        "equal_lines": equal_lines,
         "differences": differences,
-        "lines": rows,
+        "by_cost_type": {ct: {"spectrum": totals.exact_text(s) if s is not None else None, "procore": totals.exact_text(p) if p is not None else None,
+                              "lines": n} for ct, (s, p, n) in sorted(by_type.items())},
+        "lines": listed,
         "expectations": [r.as_dict() for r in results],
         "imported_total": money_text(sum((d.amount for d in desired), start=Decimal(0))),
         "procore_total": money_text(sum((line.amount for line in final), start=Decimal(0))),

@@ -89,13 +89,39 @@ class MergePlan:
         return {"create": len(self.creates), "update": len(self.updates), "delete": len(self.deletes), "keep": len(self.keeps)}
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form for the report: amounts as two-decimal text, before and after."""
+        """JSON form for the report (plan.json): amounts as two-decimal text, before and after. Every create,
+        update and delete is listed, and every keep that says something (its note is not EQUAL_NOTE: an
+        additive keep of Procore's amount, a line kept because its Spectrum row was rejected, an additive
+        keep of a line Spectrum lacks); a line already equal to Spectrum is only counted, in `keep_equal`
+        (so `counts["keep"] == len(keep) + keep_equal`): an unchanged 50,000-line job is a small file.
+        `by_cost_type`: per cost type, Procore's total before and the budget's total after the plan, over
+        every line (exact text; None: no line on that side), for the UI's chart of a job held for review."""
         with paused_gc():
             return self._as_dict()
 
     def _as_dict(self) -> dict[str, Any]:
         keep = []
+        equal = 0
+        sums: dict[str, list[Decimal | None]] = {}  # cost type -> [before, after]
+
+        def add(cost_type: str, before: Decimal | None, after: Decimal | None) -> None:
+            pair = sums.setdefault(cost_type, [None, None])
+            if before is not None:
+                pair[0] = before if pair[0] is None else pair[0] + before
+            if after is not None:
+                pair[1] = after if pair[1] is None else pair[1] + after
+
+        for c in self.creates:
+            add(c.cost_type, None, c.amount)
+        for u in self.updates:
+            add(u.line.cost_type, u.line.amount, u.new_amount)
+        for d in self.deletes:
+            add(d.cost_type, d.amount, None)
         for line, note in self.keeps:
+            add(line.cost_type, line.amount, line.amount)
+            if note == EQUAL_NOTE:
+                equal += 1
+                continue
             amount = money_text(line.amount)
             keep.append(
                 {"id": line.id, "cost_code": line.cost_code, "cost_type": line.cost_type, "amount_before": amount, "amount_after": amount, "note": note}
@@ -103,6 +129,7 @@ class MergePlan:
         return {
             "mode": self.mode,
             "counts": self.counts(),
+            "keep_equal": equal,
             "create": [
                 {"cost_code": c.cost_code, "cost_type": c.cost_type, "amount_before": None, "amount_after": money_text(c.amount)}
                 for c in self.creates
@@ -122,7 +149,12 @@ class MergePlan:
                 for d in self.deletes
             ],
             "keep": keep,
+            "by_cost_type": {ct: {"before": _text(before), "after": _text(after)} for ct, (before, after) in sorted(sums.items())},
         }
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else money_text(amount)
 
 
 def plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from include.budget_import.money import money_text
-from include.budget_import.plan import ExistingLine, MergePlan
+from include.budget_import.plan import REJECTED_KEEP, ExistingLine, MergePlan
 from include.budget_import.settings import max_delete_share
 
 
@@ -59,7 +59,7 @@ def review_body(label: str, existing: list[ExistingLine], override: MergePlan, a
     """What a person reads before choosing, in the Airflow UI (Markdown): the budget as it is, and what
     each choice would write."""
     total = sum((line.amount for line in existing), Decimal(0))
-    o, a = override.as_dict(), additive.as_dict()
+    o = override.as_dict()  # its changes (plan.json's form); the keeps are read from the plans, as plan.json lists few of them
     changes = [{"action": action, **row} for action in ("create", "update", "delete") for row in o[action]]
     parts = [
         f"**{label}** already has **{len(existing)} budget lines, ${money_text(total)}** in Procore.",
@@ -74,7 +74,7 @@ def review_body(label: str, existing: list[ExistingLine], override: MergePlan, a
         "",
         "**Cancel** writes nothing.",
     ]
-    if a["keep"] and any(k["note"].startswith("kept: Spectrum row rejected") for k in o["keep"]):
+    if additive.keeps and any(k.note.startswith(REJECTED_KEEP) for k in override.keeps):
         parts += ["", "Lines whose Spectrum rows were rejected are kept in both choices (see rejects.csv)."]
     if snapshot_url:
         parts += ["", f"The existing lines as a PDF: [snapshot.pdf]({snapshot_url})"]

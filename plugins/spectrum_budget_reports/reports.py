@@ -354,6 +354,18 @@ class JobReport:
         return sum(1 for line in rc.get("lines") or [] if isinstance(line, dict) and self.line_checked(line))
 
     @property
+    def reconciliation_line_count(self) -> int:
+        """Every line the reconciliation answered for; a report from before `line_count` listed every one."""
+        rc = self.reconciliation or {}
+        count = _int(rc.get("line_count"))
+        return count if count is not None else sum(1 for line in rc.get("lines") or [] if isinstance(line, dict))
+
+    @property
+    def reconciliation_equal_lines(self) -> int:
+        """The equal lines the reconciliation counted but did not list (0 for older reports, which list them)."""
+        return _int((self.reconciliation or {}).get("equal_lines")) or 0
+
+    @property
     def reconciliation_mismatches(self) -> int:
         """Lines whose difference fails the reconciliation (a difference kept by choice does not)."""
         return sum(
@@ -641,24 +653,37 @@ def _add(total: Decimal | None, value: Any) -> Decimal | None:
 
 def cost_type_totals(report: JobReport) -> tuple[list[CostTypeTotal], str]:
     """Spectrum's and Procore's budget by cost type, exact, and where the figures come from ('' if nowhere).
-    From the reconciliation's lines (every Spectrum line item with Procore's amount of the same cost code and
-    type, and Procore's lines Spectrum has not; a dry run's too: Procore as it is); else, for an override
-    plan, Spectrum's amounts after and Procore's before (an additive plan keeps no Spectrum amount for the
-    lines it keeps, so it gives no chart)."""
+    From the reconciliation (every Spectrum line item with Procore's amount of the same cost code and type,
+    and Procore's lines Spectrum has not; a dry run's too: Procore as it is): its `by_cost_type` totals, or
+    for a report from before them, its lines summed. Else, for an override plan, Spectrum's amounts after
+    and Procore's before: the plan's `by_cost_type`, or its lines for an older plan that listed every
+    line (an additive plan keeps no Spectrum amount for the lines it keeps, so it gives no chart)."""
     names = {str(k): str(v) for k, v in (((report.plan or {}).get("names") or {}).get("cost_types") or {}).items()}
     spectrum: dict[str, Decimal | None] = {}
     procore: dict[str, Decimal | None] = {}
-    lines = [line for line in (report.reconciliation or {}).get("lines") or [] if isinstance(line, dict)]
-    if lines:
+    rc = report.reconciliation or {}
+    plan = report.plan or {}
+    lines = [line for line in rc.get("lines") or [] if isinstance(line, dict)]
+    if isinstance(rc.get("by_cost_type"), dict):
+        source = "reconciliation"
+        for ct, sums in rc["by_cost_type"].items():
+            sums = sums if isinstance(sums, dict) else {}
+            spectrum[str(ct)], procore[str(ct)] = decimal_or_none(sums.get("spectrum")), decimal_or_none(sums.get("procore"))
+    elif lines:
         source = "reconciliation"
         for line in lines:
             ct = str(line.get("cost_type") or "")
             spectrum[ct] = _add(spectrum.get(ct), line.get("spectrum_amount"))
             procore[ct] = _add(procore.get(ct), line.get("procore_amount"))
-    elif report.plan and report.plan.get("mode") != "additive":
+    elif plan and plan.get("mode") != "additive" and isinstance(plan.get("by_cost_type"), dict):
+        source = "plan"
+        for ct, sums in plan["by_cost_type"].items():
+            sums = sums if isinstance(sums, dict) else {}
+            spectrum[str(ct)], procore[str(ct)] = decimal_or_none(sums.get("after")), decimal_or_none(sums.get("before"))
+    elif plan and plan.get("mode") != "additive" and not plan.get("keep_equal"):  # an older plan, every line listed
         source = "plan"
         for action in PLAN_ACTIONS:
-            for line in report.plan.get(action) or []:
+            for line in plan.get(action) or []:
                 if not isinstance(line, dict):
                     continue
                 ct = str(line.get("cost_type") or "")

@@ -361,3 +361,31 @@ def test_a_run_airflow_is_still_running_shows_its_jobs_as_running_and_names_its_
     rows, states = rows_of(client.get(f"/runs/{folder}").text)
     assert states == {"01_19.50": "incomplete"} and rows["01_19.50"]["status"] == "No result"
     assert "the Airflow run failed" in client.get(f"/runs/{folder}/jobs/01_19.50").text
+
+
+def test_job_page_of_reports_that_list_changes_and_counts(client, reports_root: Path):
+    """plan.json and reconciliation.json as the pipeline writes them now: the page shows the counts of the
+    lines not listed, and charts every line's totals by cost type from the reconciliation's totals."""
+    import xml.etree.ElementTree as ET
+
+    from tests.ui.test_reports import _pipeline_reports
+
+    _pipeline_reports(reports_root / "runs" / RUN_MANUAL / "01_19.50")
+    html = client.get(f"/runs/{RUN_MANUAL}/jobs/01_19.50").text
+    plan = html[html.index('id="plan"'):html.index('id="reconciliation"')]
+    keep = plan[plan.index('data-action="keep"'):]
+    assert re.search(r'<span class="count">5</span> budget line items', keep), "the keep count is the plan's, not the lines listed"
+    assert "5 already equal to Spectrum: counted, not listed" in keep
+    rc = html[html.index('id="reconciliation"'):]
+    rc = rc[:rc.index("</section>")]
+    assert "Checked: 6 of 6 lines." in rc and "5 lines are equal: counted, not listed; every other line is below." in rc
+    listed = rc[rc.index("<details"):]
+    assert "1 line item that is not equal" in listed and listed.count("<tr class=") == 1 and 'data-outcome="differs"' in listed
+    ns = "{http://www.w3.org/2000/svg}"
+    charts = {}
+    for part in html.split("<svg")[1:]:
+        root = ET.fromstring("<svg" + part[:part.index("</svg>") + 6])
+        charts[root.find(f"{ns}title").text] = root
+    cost = charts["Budget by cost type: Spectrum and Procore after"]
+    assert [r.get("data-value") for r in cost.iter(f"{ns}rect") if r.get("data-value")] == [
+        "100.10", "100.10", "2100.10", "2100.10", "98766430612.57", "98766430612.56"], "every line's totals, exactly"

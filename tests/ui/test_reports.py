@@ -240,3 +240,62 @@ def test_a_synced_job_with_rejected_rows_is_synced_with_exceptions():
     state = rp.state_of(finished("01", "19.50", "synced", "r", rejected=8))
     assert (state, rp.STATE_LABELS[state]) == ("synced_exceptions", "Synced with exceptions")
     assert state in rp.FILTERS["synced"][1]
+
+
+def _pipeline_reports(folder: Path, *, reconciled: bool = True) -> None:
+    """plan.json and reconciliation.json as the pipeline writes them now (changes and counts; totals by
+    cost type), for an override of 6 lines over 3 cost types, one updated, one differing after the load."""
+    from decimal import Decimal as D
+
+    from include.budget_import.pipeline import reconcile
+    from include.budget_import.plan import DesiredLine, ExistingLine, plan_merge
+
+    desired = [DesiredLine(f"0{n}-100", ct, D(amount)) for n, (ct, amount) in enumerate(
+        [("L", "100.00"), ("L", "0.10"), ("M", "250.10"), ("M", "1850.00"), ("S", "98766430612.56"), ("S", "0.01")])]
+    existing = [ExistingLine(n, d.cost_code, d.cost_type, d.amount) for n, d in enumerate(desired)]
+    existing[3] = existing[3]._replace(amount=D("1500.00"))
+    plan = plan_merge(desired, existing, "override")
+    write_json(folder / "plan.json", {**plan.as_dict(), "dry_run": False, "project_id": 2001})
+    if reconciled:
+        final = [line._replace(amount=D("1850.00")) if line.id == 3 else line for line in existing]
+        final[4] = final[4]._replace(amount=D("98766430612.55"))  # Procore differs by a cent after the load
+        write_json(folder / "reconciliation.json", reconcile(desired, final, plan, dry_run=False))
+
+
+def test_reports_of_changes_and_counts_give_the_chart_and_the_counts(tmp_path: Path):
+    folder = tmp_path / "runs" / "r1" / "01_1"
+    write_json(folder / "result.json", finished("01", "1", "failed_reconciliation", "r1"))
+    _pipeline_reports(folder)
+    job = rp.ReportStore(tmp_path).job("r1", "01_1")
+    assert job is not None and job.reconciliation is not None
+    assert [line["cost_code"] for line in job.reconciliation["lines"]] == ["04-100"], "only the line that differs is listed"
+    assert (job.reconciliation_line_count, job.reconciliation_equal_lines, job.reconciliation_checked_lines, job.reconciliation_mismatches) == (6, 5, 6, 1)
+    totals, source = rp.cost_type_totals(job)
+    assert source == "reconciliation"
+    assert [(t.cost_type, str(t.spectrum), str(t.procore)) for t in totals] == [
+        ("L", "100.10", "100.10"), ("M", "2100.10", "2100.10"), ("S", "98766430612.57", "98766430612.56")]
+    assert all(isinstance(t.spectrum, rp.Decimal) for t in totals), "exact, never float"
+    assert job.plan is not None and (job.plan["counts"]["keep"], job.plan["keep_equal"], job.plan["keep"]) == (5, 5, [])
+
+
+def test_chart_from_a_held_jobs_plan_totals_and_older_reports_still_chart(tmp_path: Path):
+    folder = tmp_path / "runs" / "r1" / "01_1"
+    write_json(folder / "result.json", finished("01", "1", "needs_review", "r1"))
+    _pipeline_reports(folder, reconciled=False)
+    job = rp.ReportStore(tmp_path).job("r1", "01_1")
+    assert job is not None
+    totals, source = rp.cost_type_totals(job)
+    assert source == "plan" and [(t.cost_type, str(t.spectrum), str(t.procore)) for t in totals] == [
+        ("L", "100.10", "100.10"), ("M", "2100.10", "1750.10"), ("S", "98766430612.57", "98766430612.57")]
+    plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    del plan["by_cost_type"]  # a plan that lists changes only, without its totals: no chart rather than a wrong one
+    write_json(folder / "plan.json", plan)
+    held = rp.ReportStore(tmp_path).job("r1", "01_1")
+    assert held is not None and rp.cost_type_totals(held) == ([], "")
+    # an older reconciliation, every line listed, no totals: its lines summed
+    write_json(folder / "reconciliation.json", {"checked_lines": 2, "lines": [
+        {"cost_code": "a", "cost_type": "L", "spectrum_amount": "5.00", "procore_amount": "5.00", "checked": True},
+        {"cost_code": "b", "cost_type": "L", "spectrum_amount": "0.10", "procore_amount": "0.10", "checked": True}]})
+    old = rp.ReportStore(tmp_path).job("r1", "01_1")
+    assert old is not None and (old.reconciliation_line_count, old.reconciliation_equal_lines) == (2, 0)
+    assert [(t.cost_type, str(t.spectrum), str(t.procore)) for t in rp.cost_type_totals(old)[0]] == [("L", "5.10", "5.10")]

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from include.budget_import.plan import DesiredLine, ExistingLine, plan_merge
+from include.budget_import.plan import EQUAL_NOTE, REJECTED_KEEP, DesiredLine, ExistingLine, plan_merge
 
 D = Decimal
 
@@ -59,6 +59,36 @@ def test_plan_report_has_amounts_before_and_after():
     assert report["update"][0]["amount_after"] == "400.00"
     assert report["delete"][0]["amount_after"] is None
     assert report["create"][0]["amount_after"] == "12000.50"
+
+
+def test_plan_report_lists_changes_and_telling_keeps_and_only_counts_equal_lines():
+    override = plan_merge(desired(), existing(), "override").as_dict()
+    assert override["counts"] == {"create": 1, "update": 1, "delete": 1, "keep": 1}
+    assert (override["keep"], override["keep_equal"]) == ([], 1), "the line already equal to Spectrum is counted, not listed"
+    additive = plan_merge(desired(), existing(), "additive").as_dict()
+    assert additive["counts"]["keep"] == 3 and additive["keep_equal"] == 1
+    assert [(k["id"], k["amount_before"], k["amount_after"]) for k in additive["keep"]] == [(12, "350.00", "350.00"), (13, "75.25", "75.25")]
+    assert "Spectrum has 400.00" in additive["keep"][0]["note"] and additive["keep"][1]["note"] == "additive: not in Spectrum, kept"
+    rejected = plan_merge(desired(), existing(), "override", {("99-999", "O"): "bad_amount"}).as_dict()
+    assert [k["id"] for k in rejected["keep"]] == [13] and rejected["keep"][0]["note"].startswith(REJECTED_KEEP)
+    assert all(k["note"] != EQUAL_NOTE for k in additive["keep"] + rejected["keep"])
+    for report in (override, additive, rejected):
+        assert report["counts"]["keep"] == len(report["keep"]) + report["keep_equal"]
+
+
+def test_plan_report_totals_each_cost_type_before_and_after_over_every_line():
+    report = plan_merge(desired(), existing(), "override").as_dict()
+    assert report["by_cost_type"] == {"L": {"before": "1850.00", "after": "1850.00"}, "M": {"before": "350.00", "after": "400.00"},
+                                      "O": {"before": "75.25", "after": None}, "S": {"before": None, "after": "12000.50"}}
+
+
+def test_unchanged_job_plan_report_is_counts_only():
+    lines = [DesiredLine(f"{n:05d}", "L", D(n) / 100) for n in range(5000)]
+    same = [ExistingLine(n, d.cost_code, d.cost_type, d.amount) for n, d in enumerate(lines)]
+    report = plan_merge(lines, same, "override").as_dict()
+    assert report["counts"] == {"create": 0, "update": 0, "delete": 0, "keep": 5000} and report["keep_equal"] == 5000
+    assert report["create"] == report["update"] == report["delete"] == report["keep"] == []
+    assert report["by_cost_type"] == {"L": {"before": "124975.00", "after": "124975.00"}}
 
 
 def test_plan_refuses_unknown_mode_and_duplicate_desired_lines():
