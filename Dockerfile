@@ -38,6 +38,7 @@ RUN pip install --no-cache-dir -r /requirements/requirements.txt -c /requirement
 COPY --chown=airflow:0 dags /opt/airflow/dags
 COPY --chown=airflow:0 plugins /opt/airflow/plugins
 COPY --chown=airflow:0 include /opt/airflow/include
+COPY --chown=airflow:0 config/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py
 COPY --chown=airflow:0 standins /opt/airflow/standins
 ENV PYTHONPATH=/opt/airflow \
     AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA=true \

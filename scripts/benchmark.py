@@ -67,6 +67,13 @@ TARGETS = {
     "stages_1m_peak_bytes": 2 * 1024**3,
     "extract_ratio": 1.5,  # extraction / bare pyodbc fetch of the same rows
     "dag_import_seconds": 0.3,
+    # issue 19: where users wait
+    "unchanged_calls_per_job": 2,
+    "unchanged_calls_1000_jobs": 3600,
+    "stage_vs_baseline": 1.1,  # each of validate, reshape, plan / the hand-written baseline (scripts/bench_baseline.py)
+    "stages_vs_bare_fetch": 1.2,  # validate + reshape + plan / the bare pyodbc fetch of the same rows
+    "unchanged_50k_load_seconds": 5.0,
+    "make_test_seconds": 15 * 60,
 }
 ONE_MILLION = 1_000_000
 
@@ -260,6 +267,10 @@ def procore_state(db: Path) -> dict[str, Any]:
             "codes": per("SELECT project_id, COUNT(*) FROM cost_codes GROUP BY project_id"),
             "wbs": per("SELECT project_id, COUNT(*) FROM wbs_codes GROUP BY project_id"),
             "lines": per("SELECT project_id, COUNT(*) FROM budget_line_items GROUP BY project_id"),
+            # codes a budget row cannot name by its cost_code_origin_id (not "<project's origin_id>|<phase>"): read the list
+            "foreign_codes": per("SELECT c.project_id, COUNT(*) FROM cost_codes c JOIN projects p ON p.id = c.project_id "
+                                 "WHERE c.origin_id IS NULL OR p.origin_id IS NULL OR substr(c.origin_id, 1, length(p.origin_id) + 1) <> p.origin_id || '|' "
+                                 "GROUP BY c.project_id"),
         }
     finally:
         conn.close()
@@ -280,15 +291,16 @@ def minimum_calls(before: dict[str, Any], after: dict[str, Any], jobs: list[dict
     Per company (read once per run, whatever the number of jobs): line item types (pages), their sync
     (batches of the types that were missing), the budget view id (1); when any job creates lines: the WBS
     segments (1) and, when WBS codes are missing, the cost type segment items (pages).
-    Per job that reached the load: 3 prerequisite reads (project by origin_id, tools, budget lock); cost
-    codes (pages of what existed) + sync batches of the missing ones; budget lines (pages of what existed);
-    when anything is written: the permission manifest (1); when lines are created: WBS codes (pages of what
-    existed) and, when combinations are missing, the cost code segment items (pages) and bulk-create
-    batches; sync batches of the creates and updates together (Procore's sync takes both); one call per
-    deleted line (Procore has no bulk delete). The writes' answers show the final state, so no
-    verification read is counted.
-    A blocked job costs the prerequisite reads it made before it was blocked (counted as made). The
-    prerequisite reads are made by each batch's client (`prepare_batch`), the rest by each job's load.
+    Per batch: the company's projects (pages), as made by the batch's client (`prepare_batch`); a batch of
+    one job asks for its project by origin_id (1).
+    Per job that reached the load: budget lines (pages of what existed); cost codes (pages of what
+    existed) when the budget holds codes this tool did not create for the job or anything is written;
+    when anything is written: the Budget tool, the budget lock and the permission manifest (3) and sync
+    batches of the missing codes; when lines are created: WBS codes (pages of what existed) and, when
+    combinations are missing, the cost code segment items (pages) and bulk-create batches; sync batches of
+    the creates and updates together (Procore's sync takes both); one call per deleted line (Procore has no
+    bulk delete). The writes' answers show the final state, so no verification read is counted.
+    A blocked job costs the reads it made before it was blocked (counted as made).
     Token requests are not REST calls and are reported apart.
     """
     companies: set[int] = set()
@@ -297,11 +309,11 @@ def minimum_calls(before: dict[str, Any], after: dict[str, Any], jobs: list[dict
     per_job = []
     total = 0
     for job in jobs:
-        if job.get("batch"):  # a batch's prerequisite reads beyond 3 per prepared job: its blocked jobs', as made
-            total += max(0, job["stats"]["reads"] - 3 * job["prepared"])
+        if job.get("batch"):  # a batch's project list (and a blocked job's reads there), as made
+            total += job["stats"]["reads"]
             continue
-        if job.get("blocked"):  # its reads as made: in its batch's when blocked there, else 3 there + its load's
-            total += 0 if job.get("blocked_in_prepare") else 3 + job["stats"]["reads"] + job["stats"]["writes"]
+        if job.get("blocked"):  # its reads as made: in its batch's when blocked there, else its load's
+            total += 0 if job.get("blocked_in_prepare") else job["stats"]["reads"] + job["stats"]["writes"]
             continue
         p, c = job["project_id"], job["company_id"]
         companies.add(c)
@@ -309,9 +321,12 @@ def minimum_calls(before: dict[str, Any], after: dict[str, Any], jobs: list[dict
         codes_missing = after["codes"].get(p, 0) - codes0
         wbs_missing = after["wbs"].get(p, 0) - wbs0
         plan = job["plan"]
-        n = 3 + pages(codes0) + batches(codes_missing) + pages(lines0)
-        if codes_missing or plan["create"] or plan["update"] or plan["delete"]:
-            n += 1  # the permission manifest, before the first write
+        writes = bool(codes_missing or plan["create"] or plan["update"] or plan["delete"])
+        n = pages(lines0)
+        if writes or before["foreign_codes"].get(p, 0):
+            n += pages(codes0)
+        if writes:
+            n += 3 + batches(codes_missing)  # Budget tool, budget lock, permission manifest: before the first write
         if plan["create"]:
             creating.add(c)
             n += pages(wbs0)
@@ -749,6 +764,13 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     if "e2e_unchanged" in results:
         writes = results["e2e_unchanged"]["api"]["writes"]
         line(writes == 0, f"writes when nothing changed: {writes}")
+        unchanged = results["e2e_unchanged"]
+        per_job = unchanged["api"]["made"] / max(unchanged["jobs"], 1)
+        night = per_job * 1000
+        line(per_job <= TARGETS["unchanged_calls_per_job"] and night <= TARGETS["unchanged_calls_1000_jobs"],
+             f"an unchanged job: {per_job:.2f} Procore REST calls (target <= {TARGETS['unchanged_calls_per_job']}; spec minimum for this data "
+             f"{unchanged['api']['minimum'] / max(unchanged['jobs'], 1):.2f}); 1,000 unchanged jobs about {night:,.0f} calls a night "
+             f"(target <= {TARGETS['unchanged_calls_1000_jobs']:,}) + {unchanged['api']['token_fetches']} token requests for {unchanged['jobs']} jobs")
         calls = results["e2e_unchanged"]["api"]
         if results.get("procore_limits"):
             storms = results["e2e_first"]["api"]["emulator_429"] + calls["emulator_429"]
@@ -767,6 +789,32 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         manual = f"; the manual DAG's extract task with its hand-off file {r['ratio_stage']}x" if r.get("ratio_stage") else ""
         line(r["ratio_rows"] <= TARGETS["extract_ratio"],
              f"the nightly's extraction {r['ratio_rows']}x a bare pyodbc fetch (iter_budget_lines + frame {r['ratio_core']}x{manual})")
+    baseline = results.get("stages_vs_baseline")
+    if baseline:
+        for stage in ("validate", "reshape", "plan"):
+            b = baseline.get(stage)
+            if b:
+                line(b["ratio"] <= TARGETS["stage_vs_baseline"], f"{stage}: {b['pipeline_s']:.2f} s, {b['ratio']}x the hand-written baseline "
+                                                                 f"({b['baseline_s']:.2f} s; target <= {TARGETS['stage_vs_baseline']}x)")
+        if baseline.get("vs_bare_fetch") is not None:
+            line(baseline["vs_bare_fetch"] <= TARGETS["stages_vs_bare_fetch"],
+                 f"validate + reshape + plan {baseline['vs_bare_fetch']}x the bare driver fetch of the same rows (target <= {TARGETS['stages_vs_bare_fetch']}x)")
+    load50k = results.get("unchanged_load")
+    if load50k:
+        line(load50k["seconds"] <= TARGETS["unchanged_50k_load_seconds"],
+             f"unchanged load of a {load50k['lines']:,}-line job: {load50k['seconds']:.2f} s against the emulator (target <= "
+             f"{TARGETS['unchanged_50k_load_seconds']} s), {load50k.get('calls')} Procore calls, reports {load50k.get('report_bytes', 0):,} bytes")
+    sched = results.get("scheduler")
+    if sched:
+        for row in sched.get("verdicts", []):
+            line(row.get("ok"), str(row.get("text")))
+    tests = results.get("test_run")
+    if tests:
+        line(tests["seconds"] <= TARGETS["make_test_seconds"] if tests.get("exit_code") == 0 else False,
+             f"last whole `make test`: {tests['seconds'] / 60:.1f} min, exit {tests.get('exit_code')}, at load {tests.get('load_start')} -> "
+             f"{tests.get('load_end')} ({tests.get('finished_at')}; target <= {TARGETS['make_test_seconds'] // 60} min on an idle machine)")
+    elif "test_run_missing" in results:
+        line(None, "no whole `make test` run recorded on this checkout yet (scripts/run-tests.sh writes var/test-runs.jsonl)")
     if "dag_imports" in results:
         worst = max(results["dag_imports"], key=lambda r: r["best_s"])
         line(worst["best_s"] < TARGETS["dag_import_seconds"], f"slowest DAG file import {worst['file']} {worst['best_s']} s")
@@ -774,6 +822,41 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         o = results["dag_overhead"]
         line(None, f"nightly DAG overhead {o['overhead_s_per_task_instance']} s per task instance; 1,000 jobs about {o['extrapolated_1000_jobs_s']:.0f} s with dags test")
     return lines
+
+
+# --------------------------------------------------------------------------- where users wait (issue 19)
+def last_test_run(workdir: Path) -> dict[str, Any] | None:
+    """The newest whole-suite run scripts/run-tests.sh recorded in var/test-runs.jsonl (its wall time and load)."""
+    path = ROOT / "var" / "test-runs.jsonl"
+    if not path.is_file():
+        return None
+    runs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return runs[-1] if runs else None
+
+
+def waiting_paths(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """The paths people wait on: an unchanged load of a large job against the emulator (scripts/bench_load.py),
+    a one-project import through a real scheduler beside an empty DAG of the same shape (scripts/bench_scheduler.py),
+    and the last recorded `make test`."""
+    if args.load_lines:
+        from scripts.bench_load import unchanged_load_figures
+
+        say(f"\nUnchanged load of one {args.load_lines:,}-line job (pipeline.load against the emulator), load average {os.getloadavg()[0]:.1f}:")
+        figures = unchanged_load_figures(args.load_lines)
+        results["unchanged_load"] = {"lines": args.load_lines, "seconds": figures["unchanged_load_s"], "calls": figures["procore_calls"],
+                                     "report_bytes": figures["plan_json_bytes"] + figures["reconciliation_json_bytes"], **figures}
+        say("  " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    if not args.no_scheduler:
+        from scripts.bench_scheduler import print_figures, scheduler_figures
+
+        say(f"\nOne-project import through a real scheduler (LocalExecutor), load average {os.getloadavg()[0]:.1f}:")
+        results["scheduler"] = scheduler_figures(workdir=args.workdir)
+        print_figures(results["scheduler"])
+    run = last_test_run(args.workdir)
+    if run:
+        results["test_run"] = run
+    else:
+        results["test_run_missing"] = True
 
 
 # --------------------------------------------------------------------------- main
@@ -791,6 +874,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dags", action="store_true", help="skip the DAG import times and per-task overhead")
     parser.add_argument("--dag-jobs", default="50,200", help="job counts for the nightly DAG overhead (0 to skip)")
     parser.add_argument("--parse-repeat", type=int, default=5)
+    parser.add_argument("--load-lines", type=int, default=50_000, help="lines of the job whose unchanged load is timed (0 skips)")
+    parser.add_argument("--no-scheduler", action="store_true", help="skip the one-project import through a real scheduler")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the sample even if one of that size exists")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -828,9 +913,10 @@ def main(argv: list[str] | None = None) -> int:
         dag_imports(args, results)
         if str(args.dag_jobs) != "0":
             dag_overhead(args, results)
+    waiting_paths(args, results)
 
     results["loadavg_end"] = os.getloadavg()
-    say("\nTargets (issue 9):")
+    say("\nTargets (issues 9 and 19):")
     for line in verdicts(results):
         say(line)
     out = args.json or args.workdir / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}_{args.jobs}x{args.lines}{'_stages' if args.stages_only else ''}{'_limits' if args.procore_limits else ''}.json"

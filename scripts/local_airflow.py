@@ -58,7 +58,8 @@ def airflow_env(home: Path, spectrum_db: Path, procore: ProcoreTarget, reports: 
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA": "true",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "PYTHONPATH": str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
+            # ROOT/config: airflow_local_settings.py, the scheduler's and Celery worker's preload (include/budget_import/preload.py)
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "config")]) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
             "BUDGET_IMPORT_REPORTS_DIR": str(reports or home / "budget_reports"),
             # the shared request budget at the emulator's limits (a real site: Procore's, the default; settings.py)
             "PROCORE_RATE_LIMITS": EMULATOR_RATE_LIMITS,

@@ -21,7 +21,7 @@ def run_benchmark(tmp_path: Path, *args: str) -> tuple[str, dict]:
 
 
 def test_end_to_end_figures_and_dag_import_times(tmp_path):
-    text, figures = run_benchmark(tmp_path, "--dag-jobs", "0", "--parse-repeat", "1")
+    text, figures = run_benchmark(tmp_path, "--dag-jobs", "0", "--parse-repeat", "1", "--load-lines", "300", "--no-scheduler")
     print(text)
     for stage in ("prerequisites", "extract", "validate", "reshape", "plan", "load"):
         assert f"    {stage} " in text
@@ -30,11 +30,14 @@ def test_end_to_end_figures_and_dag_import_times(tmp_path):
     assert first["made"] > 0 and first["minimum"] > 0 and first["writes"] > 0
     assert again["writes"] == 0 and again["emulator_writes"] == 0
     assert {row["file"] for row in figures["dag_imports"]} == {p.name for p in (ROOT / "dags").glob("*.py")}
-    assert "Targets (issue 9):" in text
+    assert "Targets (issues 9 and 19):" in text
+    assert "an unchanged job:" in text and "Procore REST calls" in text
+    load = figures["unchanged_load"]
+    assert load["lines"] == 300 and load["seconds"] > 0 and load["calls"] >= 1
 
 
 def test_stages_only_figures(tmp_path):
-    text, figures = run_benchmark(tmp_path, "--stages-only", "--no-dags")
+    text, figures = run_benchmark(tmp_path, "--stages-only", "--no-dags", "--load-lines", "0", "--no-scheduler")
     print(text)
     assert "bare pyodbc fetch" in text and "nightly extraction" in text
     assert figures["stages_nightly"]["rows"] == 10  # the import path (both DAGs'), in batches

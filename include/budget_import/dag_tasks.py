@@ -233,6 +233,9 @@ def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id:
     load_input.check_identity(ready)
     loader = BudgetLoader(procore_hook().get_api(), pipeline.project_target(ready), pipeline.RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
     review = str(params.get("review") or "auto")
+    name = ready.get("procore_project_name") or ready["procore_project_id"]
+    if not asks_a_person(review, 1, bool(params.get("dry_run", False))):  # `never`, or a dry run: nobody is asked, nothing to read
+        return {"ask": False, "review_body": "", "project": f"{name}"}
     with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
         try:
             existing = loader.existing_lines()
@@ -245,17 +248,18 @@ def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id:
         except (JobBlockedError, ProcorePermissionError) as exc:  # nobody to ask: load_job reports the job as blocked
             log.warning("%s/%s: not asking for a review: %s", ready["company_code"], ready["job_number"], exc)
             return {"ask": False, "review_body": ""}
+    counts = {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()}, "project": f"{name}"}
+    if not ask:  # no person reads it: no review snapshot (the load takes its own before an override writes)
+        return {**counts, "ask": False, "review_body": ""}
     url = None
     if existing:
         write_snapshot(folder.path, snapshot_payload(snapshot_label(ready, folder.run.run_id), existing, now_iso(), plan=override,
                                                      names=load_input.names())
                        | {"stage": "review"})
         url = snapshot_link(folder.run.path.name, folder.path.name)
-    name = ready.get("procore_project_name") or ready["procore_project_id"]
     body = review_body(f"Procore project {name} (Spectrum job {ready['company_code']}/{ready['job_number']})", existing, override, additive, url)
     folder.write_json("review.json", {"override": override.as_dict(), "additive": additive.as_dict(), "existing_lines": len(existing)})
-    return {"existing_lines": len(existing), "plans": {"override": override.counts(), "additive": additive.counts()}, "project": f"{name}",
-            "ask": ask, "review_body": body}
+    return {**counts, "ask": ask, "review_body": body}
 
 
 REVIEW_CHOICES = {"Override": "override", "Keep existing and add": "additive"}  # the review's options -> merge mode
