@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup demo ui test test-fast lint benchmark clean
+.PHONY: setup demo ui test lint benchmark clean
 
 setup:
 	@scripts/setup.sh
