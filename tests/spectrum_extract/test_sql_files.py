@@ -178,3 +178,28 @@ def test_sqlite_odbc_truncates_an_untyped_expression_column(tmp_path, sqlite_dri
         assert [str(db_amount(r[1])) for r in text] == ["100.0000", "15500.1250", "0.3000"]
     finally:
         con.close()
+
+
+def test_a_site_copy_of_budget_lines_with_other_columns_fails_in_words(demo_sqlite, tmp_path, monkeypatch):
+    """A site's own budget_lines.sql (BUDGET_IMPORT_SQL_DIR) copied before issue 19, still returning Spectrum's
+    unit of measure, quantity and unit cost, fails naming what it returns and what the import reads, instead
+    of as a row that does not unpack."""
+    import shutil
+
+    import pyodbc
+
+    folder = tmp_path / "site_sql"
+    shutil.copytree(SQL_DIR, folder)
+    old = folder / "budget_lines.sql"
+    old.write_text(old.read_text(encoding="utf-8").replace(
+        "    p.Description,\n", "    p.Description,\n    p.Unit_of_Measure,\n    p.Original_Est_Quantity,\n    p.Est_Unit_Cost,\n"),
+        encoding="utf-8")
+    monkeypatch.setenv("BUDGET_IMPORT_SQL_DIR", str(folder))
+    conn = pyodbc.connect(demo_sqlite)
+    try:
+        job = spectrum_source.find_job(conn, "01", "19.50")
+        assert job is not None
+        with pytest.raises(spectrum_source.SpectrumDataError, match="returns 10 columns .*Unit_of_Measure.*the import reads 7"):
+            next(spectrum_source.iter_budget_lines(conn, job))
+    finally:
+        conn.close()
