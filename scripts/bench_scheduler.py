@@ -46,7 +46,7 @@ def _run_figures(run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, An
 
 def scheduler_figures(lines: int = 1000, workdir: Path | None = None) -> dict[str, Any]:
     from scripts.benchmark import sample, spectrum_jobs
-    from scripts.local_airflow import airflow_env, procore_target_from_fixture
+    from scripts.local_airflow import airflow_env, procore_target_from_fixture, without_retries
     from standins.procore_emulator.server import EmulatorServer
     from tests.executors.cluster import airflow_cluster
 
@@ -64,7 +64,7 @@ def scheduler_figures(lines: int = 1000, workdir: Path | None = None) -> dict[st
         with EmulatorServer(work / "procore.db", s.fixture, reset=True, startup_timeout=300) as emu:
             env = airflow_env(work / "airflow_home", s.db, procore_target_from_fixture(emu.base_url, s.fixture), work / "reports")
             env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
-            env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+            without_retries(env)
             conf = {"company_code": company, "job_number": job, "merge_mode": "override", "dry_run": False, "review": "never"}
             with airflow_cluster("LocalExecutor", env, work, parallelism=4) as cluster:
                 runs = {}

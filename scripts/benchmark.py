@@ -705,7 +705,7 @@ def task_durations(airflow_db: Path, dag_id: str) -> list[tuple[str, str, float]
 
 
 def dag_overhead(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from scripts.local_airflow import airflow_env, dags_test, migrate, procore_target_from_fixture
+    from scripts.local_airflow import airflow_env, dags_test, migrate, procore_target_from_fixture, without_retries
     from standins.procore_emulator.server import EmulatorServer
 
     sizes = [int(x) for x in str(args.dag_jobs).split(",") if int(x) > 0]
@@ -719,7 +719,7 @@ def dag_overhead(args: argparse.Namespace, results: dict[str, Any]) -> None:
         try:
             with EmulatorServer(folder / "procore.db", s.fixture, reset=True) as emu:
                 env = airflow_env(folder / "airflow", s.db, procore_target_from_fixture(emu.base_url, s.fixture), folder / "reports")
-                env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+                without_retries(env)
                 env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
                 migrate(env)
                 started = time.perf_counter()

@@ -80,6 +80,14 @@ def airflow_env(home: Path, spectrum_db: Path, procore: ProcoreTarget, reports: 
     return env
 
 
+def without_retries(env: dict[str, str]) -> dict[str, str]:
+    """A failing task fails at once instead of after the DAGs' retries and backoff (tests, benchmarks): both
+    Airflow's default and the import DAGs' own BUDGET_IMPORT_TASK_RETRIES (default_args), which overrides it."""
+    env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+    env["BUDGET_IMPORT_TASK_RETRIES"] = "0"
+    return env
+
+
 def airflow(env: dict[str, str], *args: str, check: bool = True, capture: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([AIRFLOW, *args], env=env, cwd=ROOT, text=True, capture_output=capture, check=check, timeout=timeout)
 

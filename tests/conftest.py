@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT_USER_AGENT = "spectrum-procore-budget"  # the project's ProcoreClient sends spectrum-procore-budget/<version>
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist, a folder whose session fixtures are costly stays on one worker (tests/xdist_groups.py)."""
+    from tests.xdist_groups import FolderGroupScheduling
+
+    return FolderGroupScheduling(config, log)
+
+
 def _blamed(violation: dict) -> bool:
     """A wrong answer is always the emulator's fault; a wrong request only counts when our client sent it
     (tests that send bad requests on purpose with plain `requests` only get them refused)."""

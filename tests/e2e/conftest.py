@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_airflow import airflow_env, dags_test, migrate, procore_target_from_fixture
+from scripts.local_airflow import airflow_env, dags_test, migrate, procore_target_from_fixture, without_retries
 
 
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory, demo_sample, emulator) -> dict[str, str]:
     home = tmp_path_factory.mktemp("airflow_home")
     env = airflow_env(home, demo_sample.db_path, procore_target_from_fixture(emulator.url, demo_sample.fixture_path), home / "reports")
-    env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+    without_retries(env)
     migrate(env)
     return env
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_airflow import AIRFLOW, ROOT, airflow_env, migrate, procore_target_from_fixture
+from scripts.local_airflow import AIRFLOW, ROOT, airflow_env, migrate, procore_target_from_fixture, without_retries
 from tests.e2e.conftest import read, run_dag
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def test_nightly_and_manual_started_together_never_write_one_project_at_once(dem
     envs = []
     for name in ("a", "b"):
         env = airflow_env(tmp_path / name, demo_sample.db_path, target, reports)
-        env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+        without_retries(env)
         migrate(env)
         envs.append(env)
     runs = reports / "runs"

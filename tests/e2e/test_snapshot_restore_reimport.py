@@ -11,7 +11,7 @@ import pytest
 
 from include.budget_import import job_status_store
 from include.budget_import.project_lock import project_lock
-from scripts.local_airflow import airflow_env, dags_test, procore_target_from_fixture
+from scripts.local_airflow import airflow_env, dags_test, procore_target_from_fixture, without_retries
 from tests.e2e.conftest import read, run_dag
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +57,7 @@ def test_reimport_after_a_posted_estimate_change_writes_only_that_change(demo_sa
         Path(airflow_home["AIRFLOW_HOME"]), spectrum_copy,
         procore_target_from_fixture(emulator.url, demo_sample.fixture_path), Path(airflow_home["BUDGET_IMPORT_REPORTS_DIR"]),
     )
-    env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+    without_retries(env)
     conf = {"company_code": "02", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"}
     run_dag(env, "spectrum_budget_import", conf)
     assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_airflow import airflow_env, procore_target_from_fixture
+from scripts.local_airflow import airflow_env, procore_target_from_fixture, without_retries
 from tests.executors.cluster import airflow_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -26,7 +26,7 @@ RUN_TIMEOUT = 900  # seconds, an upper bound; a run of the demo sample takes wel
 def _base_env(demo_sample, emulator, workdir: Path) -> dict[str, str]:
     target = procore_target_from_fixture(emulator.url, demo_sample.fixture_path)
     env = airflow_env(workdir / "airflow_home", demo_sample.db_path, target, workdir / "budget_reports")
-    env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"  # a failure shows at once instead of after backoff
+    without_retries(env)
     return env
 
 

@@ -16,7 +16,7 @@ import shutil
 
 import pytest
 
-from scripts.local_airflow import airflow_env, procore_target_from_fixture
+from scripts.local_airflow import airflow_env, procore_target_from_fixture, without_retries
 from tests.executors.cluster import PG_HOST, PG_PORT, PG_USER, airflow_cluster, postgres_database
 from tests.s3_server import SECRET as S3_SECRET
 from tests.s3_server import moto_s3_server
@@ -52,9 +52,8 @@ def test_nightly_and_a_manual_run_on_two_workers_that_share_no_folder(postgres, 
     with moto_s3_server(logs) as s3, postgres_database("budget_state_test") as state_db:
         bucket = s3.new_bucket()
         target = procore_target_from_fixture(fresh_emulator.url, demo_sample.fixture_path)
-        env = airflow_env(tmp_path / "unused_home", demo_sample.db_path, target)
+        env = without_retries(airflow_env(tmp_path / "unused_home", demo_sample.db_path, target))  # a failure shows at once
         env.update({
-            "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "0",  # a failure shows at once
             "BUDGET_IMPORT_REPORTS_DIR": f"s3://{bucket}/reports",
             "BUDGET_IMPORT_REPORTS_CONN_ID": CONN_ID,
             f"AIRFLOW_CONN_{CONN_ID.upper()}": s3.connection(),

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.local_airflow import AIRFLOW, ROOT, airflow_env, dags_test, migrate, procore_target_from_fixture
+from scripts.local_airflow import AIRFLOW, ROOT, airflow_env, dags_test, migrate, procore_target_from_fixture, without_retries
 from tests.ui.browser import free_port
 
 PLUGINS = ROOT / "plugins"
@@ -172,7 +172,7 @@ def ui_airflow_home(tmp_path_factory, demo_sample, emulator) -> dict[str, str]:
     emulator.reset()
     home = tmp_path_factory.mktemp("ui_airflow_home")
     env = airflow_env(home, demo_sample.db_path, procore_target_from_fixture(emulator.url, demo_sample.fixture_path), home / "reports")
-    env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] = "0"
+    without_retries(env)
     env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = "admin:admin,viewer:viewer"
     migrate(env)
     for dag_id, conf in (("spectrum_budget_import", MANUAL_CONF), ("spectrum_budget_nightly", NIGHTLY_CONF)):
