@@ -115,7 +115,7 @@ def unchanged_load_figures(lines: int, *, profile: bool = False) -> dict[str, An
     }
     if profiler is not None:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(40)
         figures["profile"] = out.getvalue()
     return figures
 
