@@ -53,9 +53,8 @@ fi
 started=$(date +%s.%N)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "")
 set +e
-# On every core (pytest-xdist; PYTEST_WORKERS=N to choose, 0 for one process): most of the suite waits on
-# Airflow and emulator subprocesses, so two streams fit two cores. tests/conftest.py keeps a folder with
-# costly shared fixtures on one worker (tests/xdist_groups.py).
+# On every core (pytest-xdist; PYTEST_WORKERS=N to choose, 0 for one process): the suite is CPU-bound, so
+# one worker a core (-n auto). A folder with costly shared fixtures stays on one worker (tests/xdist_groups.py).
 workers="${PYTEST_WORKERS:-auto}"
 if [ "$workers" = "0" ]; then parallel=(); else parallel=(-n "$workers"); fi
 .venv/bin/python -m pytest "${parallel[@]}" --durations="${PYTEST_DURATIONS:-25}"

@@ -23,8 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT_USER_AGENT = "spectrum-procore-budget"  # the project's ProcoreClient sends spectrum-procore-budget/<version>
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: harmless where it is not installed or turned off
 def pytest_xdist_make_scheduler(config, log):
-    """Under pytest-xdist, a folder whose session fixtures are costly stays on one worker (tests/xdist_groups.py)."""
+    """Under `-n` with xdist's default distribution, a folder whose session fixtures are costly stays on one
+    worker (tests/xdist_groups.py); a `--dist` asked for by name is left to xdist."""
+    if config.getoption("dist") != "load":
+        return None
     from tests.xdist_groups import FolderGroupScheduling
 
     return FolderGroupScheduling(config, log)

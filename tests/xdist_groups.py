@@ -20,8 +20,9 @@ def work_unit(nodeid: str) -> str:
 
 
 class FolderGroupScheduling(LoadScopeScheduling):
-    """LoadScopeScheduling over `work_unit`: the biggest unit (a whole shared folder) is sent first, so it
-    is not the run's tail; the rest go one test at a time in collection order to whichever worker is free."""
+    """LoadScopeScheduling over `work_unit`. xdist orders units by their number of tests (its default
+    `--loadscope-reorder`), so a whole shared folder is sent first and is not the run's tail; the rest go
+    one test at a time, in collection order, to whichever worker is free."""
 
     def _split_scope(self, nodeid: str) -> str:
         return work_unit(nodeid)
