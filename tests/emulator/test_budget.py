@@ -1,6 +1,7 @@
 """Budget line items: create/show/update, the uniqueness and lock rules, atomic sync, v2 list/delete, views."""
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 
 from standins.procore_emulator.contract import response_problems
@@ -311,3 +312,35 @@ def test_detail_rows_name_the_root_cost_code(emu: Emu) -> None:
     row = next(r for r in rows if r["cost_code_id"] == child["id"])
     assert row["cost_code"] == "10-100 - Specialties"
     assert (row["root_cost_code_id"], row["root_cost_code"]) == (parent["id"], "10 - Division 10")
+
+
+def _detail_pages(emu: Emu, per_page: int) -> list[tuple[int, str, str]]:
+    """Every detail row of Riverside read page by page: (id, cost code, amount)."""
+    api, rows, page = emu.api(), [], 1
+    while True:
+        answer = api.get("/rest/v1.0/budget_views/8001/detail_rows",
+                         params={"project_id": RIVERSIDE, "per_page": per_page, "page": page})
+        assert answer.status_code == 200, answer.text
+        got = exact(answer)
+        rows += [(r["id"], r["cost_code"], str(r["original_budget_amount"])) for r in got]
+        if len(got) < per_page or len(rows) >= int(answer.headers["Total"]):
+            return rows
+        page += 1
+
+
+def test_detail_row_pages_follow_every_change(emu: Emu) -> None:
+    """The emulator keeps each budget's row order between pages; a write through the API, or a change
+    committed to its database file by another connection, must show on the next page read."""
+    before = _detail_pages(emu, per_page=1)
+    assert [code for _, code, _ in before] == ["01-100 - General Conditions", "02-200 - Site Work"]
+    created = _create(emu, RIVERSIDE, "01-100", "M", original_budget_amount=Decimal("10.00"))
+    assert created.status_code == 201, created.text
+    after_create = _detail_pages(emu, per_page=1)
+    assert [r[0] for r in after_create] == [before[0][0], created.json()["id"], before[1][0]]
+    with sqlite3.connect(emu.server.db_path) as outside:  # a hand edit, as a test of the client makes one
+        outside.execute("UPDATE budget_line_items SET original_budget_amount = '99.99' WHERE id = ?", (before[0][0],))
+        outside.execute("UPDATE cost_codes SET full_code = '99-900' WHERE id = 3001")
+    after_edit = _detail_pages(emu, per_page=1)
+    assert after_edit == [before[1], (before[0][0], "99-900 - General Conditions", "99.99"),
+                          (created.json()["id"], "99-900 - General Conditions", "10.00")]
+    assert _detail_pages(emu, per_page=2) == after_edit
