@@ -16,7 +16,8 @@ What it does, in order (docs/performance.md has results and how to read them):
    spike window) and reports how long the limits made the run wait and how many 429s it saw.
 3. **``--stages-only``**: no Procore. Extracts every job (and times a bare pyodbc fetch of the same rows next
    to it), then times validate + reshape + plan over all the lines on the import path both DAGs run
-   (batches; the manual DAG's is a batch of one).
+   (batches; the manual DAG's is a batch of one), and each batch's same stages by the hand-written baseline
+   (``scripts/stage_baseline.py``, same inputs; its results must equal the pipeline's) for issue 19's ratios.
 4. **DAG files**: import time of each file in ``dags/`` (a fresh subprocess per file, Airflow's SDK
    already imported, best of ``--parse-repeat``).
 5. **Per-task overhead of the nightly DAG** (``--dag-jobs 50,200``; ``--dag-jobs 0`` skips it):
@@ -70,7 +71,7 @@ TARGETS = {
     # issue 19: where users wait
     "unchanged_calls_per_job": 2,
     "unchanged_calls_1000_jobs": 3600,
-    "stage_vs_baseline": 1.1,  # each of validate, reshape, plan / the hand-written baseline (scripts/bench_baseline.py)
+    "stage_vs_baseline": 1.1,  # each of validate, reshape, plan / the hand-written baseline (scripts/stage_baseline.py)
     "stages_vs_bare_fetch": 1.2,  # validate + reshape + plan / the bare pyodbc fetch of the same rows
     "unchanged_50k_load_seconds": 5.0,
     "make_test_seconds": 15 * 60,
@@ -560,14 +561,17 @@ def bare_fetch(conn: Any, job: Any) -> tuple[int, float]:
 def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) -> None:
     """Extraction against a bare fetch, then validate + reshape + plan on the nightly's path (batches of
     `--jobs-per-batch` jobs, extracted in memory, validated and reshaped together, each job planned): the
-    path both DAGs run."""
+    path both DAGs run. Each batch's stages are then run by the hand-written baseline (scripts/stage_baseline.py)
+    on the same inputs, which must give the same results."""
     import pyodbc
 
     from include.budget_import.artifacts import RunFolder
+    from include.budget_import.handoff import read_load_input
     from include.budget_import.prepare import ROWS_PER_VALIDATION, ExtractedJob, company_cost_types, extract_lines, validate_and_reshape
     from include.budget_import.prerequisites import JobRequest
     from include.budget_import.reshape import extracted_frame
     from include.budget_import.spectrum_source import find_job, iter_budget_lines
+    from scripts import stage_baseline
 
     conn = pyodbc.connect(s.odbc)
     jobs = spectrum_jobs(conn, s.fixture)
@@ -575,6 +579,7 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     nightly_run = RunFolder(f"benchmark_stages_{stamp}", root=args.workdir / "reports")
     extract = Stages(["bare pyodbc fetch", "iter_budget_lines", "nightly extraction"])
     nightly = Stages(["validate", "reshape", "plan"])
+    baseline = Stages(["validate", "reshape", "plan"])
     gc.collect()
 
     def validate_reshape_plan(extracted: list[Any]) -> None:
@@ -585,9 +590,29 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
         for job in prepared:
             for name in ("validate", "reshape"):
                 nightly.figures[name].add(job["stages"]["validate"]["rows"], job["stages"][name]["seconds"], peak, start_rss)
+        # the hand-written baseline on the same inputs, right after (noise hits both alike); one validation per company's cost types
+        frames, rows = [e.frame for e in extracted], sum(len(e.frame) for e in extracted)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for n, e in enumerate(extracted):
+            groups.setdefault(tuple(sorted(e.cost_types)), []).append(n)
+        reasons: dict[int, dict[int, str]] = {}
+        with baseline.measure("validate", rows):
+            for known, members in groups.items():
+                reasons.update(zip(members, stage_baseline.validate([frames[n] for n in members], known), strict=True))
+        with baseline.measure("reshape", rows):
+            reshaped: list[Any] = stage_baseline.reshape(frames, [reasons[n] for n in range(len(frames))])
         extracted.clear()
-        for job in prepared:
-            plan_timed(nightly, nightly_run.job(job["request"]["company_code"], job["request"]["job_number"]), job["load_input"], args.mode)
+        del frames
+        for n, job in enumerate(prepared):
+            folder = nightly_run.job(job["request"]["company_code"], job["request"]["job_number"])
+            what = f"{job['request']['company_code']}/{job['request']['job_number']}"
+            handed = read_load_input(job["load_input"])  # the plan's own input (plan_timed discards it)
+            stage_baseline.assert_prepared_same(what, folder, job["stages"]["reshape"], handed, reasons.pop(n), reshaped[n])
+            reshaped[n] = None  # (not held through the plans' memory figures)
+            counts, existing = plan_timed(nightly, folder, job["load_input"], args.mode)
+            with baseline.measure("plan", len(handed.line_items["cost_code"])):
+                mine_counts = stage_baseline.plan(handed.line_items, existing, args.mode)
+            stage_baseline.assert_same(f"{what} plan (counts)", counts, mine_counts)
 
     for batch in job_batches(jobs, args.jobs_per_batch):
         extracted: list[Any] = []
@@ -631,11 +656,23 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     nightly_table = nightly.table("per stage:")
     results["stages_nightly"] = {"rows": total_rows, "wall_s": round(nightly_wall, 3), "stages": nightly_table,
                                  "jobs_per_batch": args.jobs_per_batch, "peak_rss_mb": max(d["peak_rss_mb"] for d in nightly_table)}
+    say(f"\n  the same stages by the hand-written baseline (scripts/stage_baseline.py; same inputs, same results: asserted per job), "
+        f"load average {os.getloadavg()[0]:.1f}:")
+    compared: dict[str, Any] = {}
+    for name, fig in baseline.figures.items():
+        mine, theirs = fig.seconds, nightly.figures[name].seconds
+        compared[name] = {"pipeline_s": round(theirs, 3), "baseline_s": round(mine, 3), "ratio": round(theirs / mine, 2) if mine else None}
+        say(f"    {name:<10}pipeline {theirs:8.2f} s, baseline {mine:8.2f} s -> {compared[name]['ratio']}x (target <= {TARGETS['stage_vs_baseline']}x)")
+    compared["vs_bare_fetch"] = round(nightly_wall / bare, 2) if bare else None
+    say(f"    validate + reshape + plan {nightly_wall:.2f} s = {compared['vs_bare_fetch']}x the bare pyodbc fetch of the same rows ({bare:.2f} s; "
+        f"target <= {TARGETS['stages_vs_bare_fetch']}x)")
+    results["stages_vs_baseline"] = compared
 
 
-def plan_timed(stages: Stages, folder: Any, ref: Any, mode: str) -> None:
+def plan_timed(stages: Stages, folder: Any, ref: Any, mode: str) -> tuple[dict[str, int], list[Any]]:
     """The plan part of the load stage without Procore: Procore already holds this very budget (the nightly's
-    usual case: every line matched, nothing to write), and the plan report is written as the load writes it."""
+    usual case: every line matched, nothing to write), and the plan report is written as the load writes it.
+    Returns the plan's counts and the Procore lines it was planned against."""
     from include.budget_import.handoff import discard_in_process, read_load_input
     from include.budget_import.job_reports import write_report
     from include.budget_import.plan import ExistingLine, plan_merge
@@ -647,6 +684,7 @@ def plan_timed(stages: Stages, folder: Any, ref: Any, mode: str) -> None:
         write_report(folder, "plan.json", {**plan.as_dict(), "dry_run": True, "project_id": None})
         m["rows"] = len(desired)
     discard_in_process(ref)
+    return plan.counts(), existing
 
 
 # --------------------------------------------------------------------------- DAG files and per-task overhead
