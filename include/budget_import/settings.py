@@ -214,6 +214,12 @@ def procore_rate_margin_s() -> float:
     return float(os.environ.get("PROCORE_RATE_MARGIN_S") or 0.5)
 
 
+def shared_token_enabled() -> bool:
+    """BUDGET_IMPORT_SHARED_TOKEN (default on; `0` off): tasks reuse one Procore token, stored encrypted with
+    Airflow's Fernet key in the state DB, while it lives (include/budget_import/procore/shared_token.py)."""
+    return os.environ.get("BUDGET_IMPORT_SHARED_TOKEN", "1").strip().lower() not in ("0", "off", "false", "no")
+
+
 # --- the procore_api connection's extra --------------------------------------------------------------
 PROCORE_EXTRA_DEFAULTS: dict[str, Any] = {
     "companies": {},  # Spectrum company code -> Procore company id (the whole map when given)

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -54,6 +55,9 @@ def engine(url: str | None = None) -> Engine:
         if found is not None:
             return found
         if url.startswith("sqlite"):
+            database = sa.engine.make_url(url).database
+            if database and database != ":memory:" and not database.startswith("file:"):  # a fresh deployment's first use
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             made = sa.create_engine(url, connect_args={"timeout": 30}, poolclass=sa.pool.NullPool)
             sa.event.listen(made, "connect", _sqlite_pragmas)
         else:

@@ -1,7 +1,8 @@
 """A Procore REST client that behaves well against the real API's limits.
 
 - OAuth client-credentials token: fetched once, cached, renewed shortly before it expires and once
-  on a 401 (then a clear ProcoreAuthError).
+  on a 401 (then a clear ProcoreAuthError); with a `shared_token` (shared_token.py), taken from and
+  given to the other tasks of the deployment while it lives.
 - `Procore-Company-Id` on every call; bounded (connect, read) timeouts on every call.
 - 429 / 5xx / connection errors / timeouts retried a bounded number of times with exponential
   backoff and jitter (tenacity), honouring Retry-After (and, on a 429, X-Rate-Limit-Reset); a wait
@@ -66,6 +67,7 @@ class CallStats:
     retries: int = 0
     rate_limited: int = 0
     token_fetches: int = 0
+    tokens_shared: int = 0  # tokens another task fetched, taken from the shared store instead of asking Procore
     paced: int = 0
     waited_for_limits_s: float = 0.0
     backoff_s: float = 0.0
@@ -79,6 +81,7 @@ class CallStats:
             "retries": self.retries,
             "rate_limited": self.rate_limited,
             "token_fetches": self.token_fetches,
+            "tokens_shared": self.tokens_shared,
             "paced": self.paced,
             "waited_for_limits_s": round(self.waited_for_limits_s, 3),
             "backoff_s": round(self.backoff_s, 3),
@@ -97,6 +100,15 @@ class RateBudget(Protocol):
     slot and says how long to wait for it, or refuses a slot further than `max_wait_s` away."""
 
     def reserve(self, max_wait_s: float) -> Reservation: ...
+
+
+class TokenStore(Protocol):
+    """A token shared with other processes (shared_token.SharedToken): `get` the stored one while it is good,
+    `put` a freshly fetched one, `discard` one Procore refused."""
+
+    def get(self) -> tuple[str, float] | None: ...
+    def put(self, token: str, expires_at: float) -> None: ...
+    def discard(self, token: str) -> None: ...
 
 
 @dataclass
@@ -162,6 +174,7 @@ class ProcoreClient:
         backoff_max_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         rate_budget: RateBudget | None = None,
+        shared_token: TokenStore | None = None,
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("Procore connection needs a client id (login) and client secret (password)")
@@ -180,8 +193,10 @@ class ProcoreClient:
         self._backoff_max_s = backoff_max_s
         self._sleep = sleep
         self._rate_budget = rate_budget  # the budget every worker shares (None: pace from the headers only)
+        self._shared_token = shared_token  # the token every task shares (None: this client's own only)
         self._token: str | None = None
         self._token_expires_at = 0.0
+        self._must_fetch = False  # after a 401: the next token comes from Procore, not from the shared store
         self._windows: dict[int, RateWindow] = {}
         self.stats = CallStats()
 
@@ -222,9 +237,24 @@ class ProcoreClient:
 
     def _bearer(self) -> str:
         if self._token is None or time.time() >= self._token_expires_at:
-            self._retrying(self._fetch_token, "POST", "/oauth/token", None)
+            stored = self._shared_token.get() if self._shared_token is not None and not self._must_fetch else None
+            if stored is not None:
+                self._token, self._token_expires_at = stored
+                self.stats.tokens_shared += 1
+            else:
+                self._retrying(self._fetch_token, "POST", "/oauth/token", None)
+                self._must_fetch = False
+                if self._shared_token is not None and self._token is not None:
+                    self._shared_token.put(self._token, self._token_expires_at)
         assert self._token is not None
         return self._token
+
+    def _refused(self, token: str) -> None:
+        """Procore answered 401 to `token`: forget it here and in the shared store, and fetch the next one."""
+        self._token = None
+        self._must_fetch = True
+        if self._shared_token is not None:
+            self._shared_token.discard(token)
 
     # --- rate limits ------------------------------------------------------------------------
     def _retry_after(self, response: requests.Response, status: int) -> float | None:
@@ -407,7 +437,7 @@ class ProcoreClient:
             log.debug("Procore %s %s -> %s in %.3f s", method, path, status, time.monotonic() - started)
             if status == 401 and not renewed:
                 renewed = True
-                self._token = None
+                self._refused(token)
                 return once()
             if status == 429 or status in RETRYABLE_STATUSES:
                 if status == 429:  # refused before processing: safe to repeat, even a create

@@ -11,7 +11,8 @@ Connection (conn type `http`, default id `procore_api`):
                        "max_attempts": 8,                            # tries per call (429/5xx/connection)
                        "max_wait_s": 120}                            # longest wait the client accepts
 Every call also takes a slot of the request budget all workers share (PROCORE_RATE_LIMITS, in the state DB:
-procore/rate_budget.py). The session HttpHook builds keeps its transport settings (proxies, verify, cert) but never sends the
+procore/rate_budget.py), and the OAuth token is shared the same way, encrypted (procore/shared_token.py).
+The session HttpHook builds keeps its transport settings (proxies, verify, cert) but never sends the
 credentials as Basic auth or the extra as headers: the client uses a bearer token instead.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from requests import Session
 from include.budget_import.procore.api import ProcoreBudgetApi
 from include.budget_import.procore.client import ProcoreClient
 from include.budget_import.procore.rate_budget import shared_budget_for
+from include.budget_import.procore.shared_token import shared_token_for
 from include.budget_import.settings import PROCORE_EXTRA_KEYS, procore_extra
 
 
@@ -72,16 +74,18 @@ class ProcoreHook(HttpHook):
         connection = self.get_connection(self.http_conn_id)
         session = self.get_conn()
         extra = dict(connection.extra_dejson)
+        login_url = str(procore_extra(extra, "login_url") or self.base_url)
         return ProcoreClient(
             session=session,
             api_base=self.base_url,
-            login_url=str(procore_extra(extra, "login_url") or self.base_url),
+            login_url=login_url,
             client_id=connection.login or "",
             client_secret=connection.password or "",
             timeout=(float(procore_extra(extra, "connect_timeout")), float(procore_extra(extra, "timeout"))),
             max_attempts=int(procore_extra(extra, "max_attempts")),
             max_wait_s=float(procore_extra(extra, "max_wait_s")),
             rate_budget=shared_budget_for(connection.login or ""),  # every worker's calls share one budget (state DB)
+            shared_token=shared_token_for(login_url, connection.login or "", connection.password or ""),  # and one token
         )
 
     def get_api(self) -> ProcoreBudgetApi:
