@@ -82,7 +82,7 @@ def validation_report(folder: JobFolder, rows: int, result: quality.RowValidatio
     job's rows (validation.gx.json: `ExpectationSuiteValidationResult.to_json_dict()`, every failing row's
     id and each row's reason; docs/data-quality.md), and the stage's figures."""
     if result.gx_result is not None:
-        write_report(folder, quality.GX_RESULT_FILE, result.gx_result.to_json_dict())
+        write_report(folder, quality.GX_RESULT_FILE, result.gx_result)
     write_report(folder, "validation.json", {
         "suite": quality.ROW_SUITE,
         "rows": rows,

@@ -11,6 +11,7 @@ jobs' rows in one GE call and gives each job the same result as `validate_rows` 
 """
 from __future__ import annotations
 
+import decimal
 import logging
 import unicodedata
 from collections.abc import Hashable, Mapping
@@ -246,16 +247,19 @@ def _beyond_cents(amount: Decimal) -> str:
 @dataclass
 class RowValidation:
     """Outcome of the row suite: the reason (or None) per row id, the report of every check, and GX's own
-    result for these rows (an ExpectationSuiteValidationResult; None for no rows)."""
+    result for these rows as GX serialises it (`ExpectationSuiteValidationResult.to_json_dict()`: what
+    validation.gx.json holds; None for no rows)."""
 
     reasons: dict[int, str]
     results: list[ExpectationResult]
-    gx_result: Any = None
+    gx_result: dict[str, Any] | None = None
 
 
 def _keys_visible(value: Any) -> bool:
     """A blank key is `missing_key`'s business, its length the suite's; a present one is all visible."""
     if not isinstance(value, str):
+        return True
+    if value.isascii() and value.isprintable():  # the usual key: no character of a forbidden category
         return True
     return not any(unicodedata.category(ch) in KEY_FORBIDDEN_CATEGORIES for ch in value)
 
@@ -271,19 +275,33 @@ def _visible_keys(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return keys, table[codes]  # code -1 (missing) takes the last entry
 
 
-def _amount_helpers(estimates: pd.Series, jtds: pd.Series) -> dict[str, list[Any]]:
-    """The amount helper columns in one pass over the exact Decimals (no float anywhere)."""
-    valid, est_beyond, jtd_beyond, sign, has_any = [], [], [], [], []
-    limit, beyond = ESTIMATE_LIMIT, _beyond_cents
-    for e, j in zip(estimates.tolist(), jtds.tolist(), strict=True):
-        finite = e.is_finite() and j.is_finite()
-        valid.append(finite and abs(e) < limit)
-        est_beyond.append(beyond(e))
-        jtd_beyond.append(beyond(j))
-        sign.append(0 if e.is_nan() else (e > 0) - (e < 0))
-        has_any.append(bool(e) or bool(j))
-    return {"amounts_valid": valid, "original_estimate_beyond_cents": est_beyond, "jtd_cost_beyond_cents": jtd_beyond,
-            "estimate_sign": sign, "has_estimate_or_cost": has_any}
+# Amounts are compared under a context that signals nothing: an ordering comparison with NaN is then False
+# (not an error), so a NaN or an infinity simply fails the masks it should fail, element by element in C.
+_QUIET = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
+_CENT = Decimal("0.01")
+
+
+def _amount_helpers(estimates: pd.Series, jtds: pd.Series) -> dict[str, Any]:
+    """The amount helper columns, as masks over the exact Decimals (no float anywhere); the digits beyond
+    cents are spelled out only for the few amounts that have any."""
+    est, jtd = estimates.to_numpy(dtype=object), jtds.to_numpy(dtype=object)
+    infinity = Decimal("Infinity")
+    with decimal.localcontext(_QUIET):
+        finite = (est > -infinity) & (est < infinity) & (jtd > -infinity) & (jtd < infinity)  # False for NaN
+        valid = finite & (est > -ESTIMATE_LIMIT) & (est < ESTIMATE_LIMIT)
+        sign = (est > 0).astype("int64") - (est < 0).astype("int64")  # 0 for NaN
+        has_any = (est != 0) | (jtd != 0)  # NaN != 0
+        # x % 0.01 is exact at this precision; NaN (and an infinity's NaN remainder) is != 0, and its digits are ''
+        est_off, jtd_off = est % _CENT != 0, jtd % _CENT != 0
+    return {"amounts_valid": valid.astype(bool), "estimate_sign": sign, "has_estimate_or_cost": has_any.astype(bool),
+            "original_estimate_beyond_cents": _beyond_cents_column(est, est_off), "jtd_cost_beyond_cents": _beyond_cents_column(jtd, jtd_off)}
+
+
+def _beyond_cents_column(amounts: np.ndarray, off: np.ndarray) -> np.ndarray:
+    out = np.full(len(amounts), "", dtype=object)
+    at = np.flatnonzero(off)
+    out[at] = [_beyond_cents(a) for a in amounts[at].tolist()]
+    return out
 
 
 def validation_frame(extracted: pd.DataFrame) -> pd.DataFrame:
@@ -297,11 +315,11 @@ def validation_frame(extracted: pd.DataFrame) -> pd.DataFrame:
     frame["cost_type"], type_ok = _visible_keys(frame["cost_type"])
     frame["keys_visible"] = phase_ok & type_ok
     helpers = _amount_helpers(frame["original_estimate"], frame["jtd_cost"])
-    frame["amounts_valid"] = np.array(helpers["amounts_valid"], dtype=bool)
+    frame["amounts_valid"] = helpers["amounts_valid"]
     frame["original_estimate_beyond_cents"] = pd.Series(helpers["original_estimate_beyond_cents"], index=frame.index, dtype=object)
     frame["jtd_cost_beyond_cents"] = pd.Series(helpers["jtd_cost_beyond_cents"], index=frame.index, dtype=object)
-    frame["estimate_sign"] = np.array(helpers["estimate_sign"], dtype="int64")
-    frame["has_estimate_or_cost"] = np.array(helpers["has_estimate_or_cost"], dtype=bool)
+    frame["estimate_sign"] = helpers["estimate_sign"]
+    frame["has_estimate_or_cost"] = helpers["has_estimate_or_cost"]
     return frame
 
 
@@ -343,6 +361,7 @@ def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types
     # each outcome's failing ids split by job (ids ascend with the frame, so each job's are one slice)
     per_job: list[list[CheckOutcome]] = [[] for _ in parts]
     samples: list[list[list[dict[str, Any]]]] = [[] for _ in parts]
+    unexpected: list[list[list[Any]]] = [[] for _ in parts]  # per job and check, the sampled rows' values as GX lists them
     for o in outcomes:
         ids = np.sort(np.asarray(o.ids, dtype="int64"))
         cuts = np.searchsorted(ids, starts)
@@ -352,22 +371,28 @@ def validate_rows_many(frames: Mapping[Hashable, pd.DataFrame], known_cost_types
             per_job[n].append(CheckOutcome(o.rule, o.expectation, o.kwargs, not job_ids, len(job_ids), len(f), job_ids, o.columns))
         # every job's sample of failing rows in one lookup (the batch's ids are positions in `lean`)
         picked = [s[:SAMPLE_SIZE] for s in slices]
-        values = lean[o.columns].take(np.concatenate(picked)).itertuples(index=False, name=None) if any(len(p) for p in picked) else iter(())
-        # `values` is one iterator for every job: each job takes its own len(ids_n) rows from it (the ids are
-        # zipped first, so no row is taken too many), hence strict=False
+        flat = np.concatenate(picked)
+        rows = list(lean[o.columns].take(flat).itertuples(index=False, name=None)) if len(flat) else []
+        at = 0
         for n, ids_n in enumerate(picked):
-            samples[n].append([
-                _jsonable({**dict(zip(o.columns, row, strict=True)), "row_id": int(local_ids[i])}) for i, row in zip(ids_n.tolist(), values, strict=False)
-            ])
+            mine, at = rows[at : at + len(ids_n)], at + len(ids_n)
+            samples[n].append([_jsonable({**dict(zip(o.columns, row, strict=True)), "row_id": int(local_ids[i])})
+                               for i, row in zip(ids_n.tolist(), mine, strict=True)])
+            unexpected[n].append([_jsonable(row[0] if len(o.columns) == 1 else dict(zip(o.columns, row, strict=True))) for row in mine])
     missing = _missing_counts(lean, validation, starts)
+    template: dict[str, Any] | None = None  # GX's own serialisation of the first job's result: the others differ only in counts
     for n, (key, _) in enumerate(parts):
         reasons = _reasons(per_job[n])
         job_reasons = {int(local_ids[i]): reason for i, reason in reasons.items()}
-        out[key] = RowValidation(
-            reasons=job_reasons,
-            results=[o.result(rows) for o, rows in zip(per_job[n], samples[n], strict=True)],
-            gx_result=_job_gx_result(validation, per_job[n], local_ids, lean, int(starts[n]), int(starts[n + 1]), missing, n, job_reasons, len(parts)),
-        )
+        job = JobCut(per_job[n], unexpected[n], local_ids, int(starts[n + 1] - starts[n]), {k: int(v[n]) for k, v in missing.items()},
+                     job_reasons, len(parts), len(lean))
+        if template is None:
+            template = gx_job_result(validation, job).to_json_dict()
+            gx_json = template
+        else:
+            gx_json = gx_job_json(template, job)
+        out[key] = RowValidation(reasons=job_reasons, results=[o.result(rows) for o, rows in zip(per_job[n], samples[n], strict=True)],
+                                 gx_result=gx_json)
     return out
 
 
@@ -383,26 +408,27 @@ def _missing_counts(lean: pd.DataFrame, validation: Any, starts: np.ndarray) -> 
     return out
 
 
-def _job_gx_result(validation: Any, outcomes: list[CheckOutcome], local_ids: np.ndarray, lean: pd.DataFrame, start: int, stop: int,
-                   missing: dict[str, np.ndarray], n: int, reasons: dict[int, str], jobs: int) -> Any:
-    """GX's result of the batch, cut to one job: an ExpectationSuiteValidationResult whose expectation
-    results have this job's counts and failing rows (by the job's own row ids), as GX would have given
-    them for this job alone, and whose meta adds each failing row's reason (ROW_RULES precedence)."""
-    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+@dataclass
+class JobCut:
+    """One job's part of a batch's GX run: its outcome per check (failing ids are batch positions), the
+    sampled failing rows' values, its row ids, rows, missing values per check id, reasons, batch size."""
 
-    by_id = {str(r.expectation_config.id): r for r in validation.results}
-    checks = saved_validation(ROW_SUITE).checks
-    rows = stop - start
-    results = []
-    for check, o in zip(checks, outcomes, strict=True):
-        batch_result = by_id[check.id]
-        detail = batch_result.result or {}
-        ids = o.ids  # the batch's positions of this job's failing rows, ascending
-        shown = [int(local_ids[i]) for i in ids[:SAMPLE_SIZE]]
-        values = [_jsonable(v) for v in _unexpected_values(lean, check, ids[:SAMPLE_SIZE])]
+    outcomes: list[CheckOutcome]
+    unexpected: list[list[Any]]
+    local_ids: np.ndarray
+    rows: int
+    missing: dict[str, int]
+    reasons: dict[int, str]
+    batch_jobs: int
+    batch_rows: int
+
+    def detail(self, n: int, counts_missing: bool) -> dict[str, Any]:
+        """Check n's `result` as GX's SUMMARY format gives it, for this job's rows alone."""
+        rows, ids = self.rows, self.outcomes[n].ids
+        check_id = saved_validation(ROW_SUITE).checks[n].id
         result: dict[str, Any] = {"element_count": rows, "unexpected_count": len(ids)}
-        if "missing_count" in detail:
-            miss = int(missing[check.id][n])
+        if counts_missing:
+            miss = self.missing[check_id]
             nonmissing = rows - miss
             result.update({
                 "missing_count": miss, "missing_percent": 100.0 * miss / rows if rows else None,
@@ -415,26 +441,54 @@ def _job_gx_result(validation: Any, outcomes: list[CheckOutcome], local_ids: np.
         # GX's SUMMARY shape (its default format): a sample of the failing rows; every failing row and its
         # reason is in meta.budget_import.rows_by_reason (and rejects.csv). The complete lists cost GX's
         # serialiser ~1 s per million lines (a deep copy of every value), which the validate stage must not pay.
-        result.update({"partial_unexpected_list": values, "partial_unexpected_index_list": shown})
-        results.append(ExpectationValidationResult(success=not ids, expectation_config=batch_result.expectation_config, result=result,
+        result.update({"partial_unexpected_list": self.unexpected[n], "partial_unexpected_index_list": [int(self.local_ids[i]) for i in ids[:SAMPLE_SIZE]]})
+        return result
+
+    def statistics(self) -> dict[str, Any]:
+        evaluated = len(self.outcomes)
+        successful = sum(1 for o in self.outcomes if not o.ids)
+        return {"evaluated_expectations": evaluated, "successful_expectations": successful, "unsuccessful_expectations": evaluated - successful,
+                "success_percent": 100.0 * successful / evaluated if evaluated else None}
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows, "row_id": "the job's own row ids (rejects.csv's row_id)", "batch_jobs": self.batch_jobs, "batch_rows": self.batch_rows,
+            "note": "One GX run validated the batch's jobs together; this is its result cut to this job's rows.",
+            # each reason's failing row ids, ascending, as one space-separated string: GX's serialiser deep-copies
+            # every value of a result, and a string per reason costs it nothing (a dict per row: ~0.4 s a million lines)
+            "rows_by_reason": _rows_by_reason(self.reasons),
+        }
+
+
+def gx_job_result(validation: Any, job: JobCut) -> Any:
+    """GX's result of the batch, cut to one job: an ExpectationSuiteValidationResult whose expectation
+    results have this job's counts and failing rows (by the job's own row ids), as GX would have given
+    them for this job alone, and whose meta adds each failing row's reason (ROW_RULES precedence)."""
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+
+    by_id = {str(r.expectation_config.id): r for r in validation.results}
+    results = []
+    for n, (check, o) in enumerate(zip(saved_validation(ROW_SUITE).checks, job.outcomes, strict=True)):
+        batch_result = by_id[check.id]
+        results.append(ExpectationValidationResult(success=not o.ids, expectation_config=batch_result.expectation_config,
+                                                    result=job.detail(n, "missing_count" in (batch_result.result or {})),
                                                     meta={"reason": check.reason}, exception_info=batch_result.exception_info))
-    evaluated = len(results)
-    successful = sum(1 for r in results if r.success)
-    meta = {k: v for k, v in validation.meta.items()}
-    meta["budget_import"] = {
-        "rows": rows, "row_id": "the job's own row ids (rejects.csv's row_id)", "batch_jobs": jobs, "batch_rows": len(lean),
-        "note": "One GX run validated the batch's jobs together; this is its result cut to this job's rows.",
-        # each reason's failing row ids, ascending, as one space-separated string: GX's serialiser deep-copies
-        # every value of a result, and a string per reason costs it nothing (a dict per row: ~0.4 s a million lines)
-        "rows_by_reason": _rows_by_reason(reasons),
-    }
+    statistics = job.statistics()
     return ExpectationSuiteValidationResult(
-        success=successful == evaluated, results=results, suite_name=validation.suite_name, suite_parameters=validation.suite_parameters,
-        statistics={"evaluated_expectations": evaluated, "successful_expectations": successful,
-                    "unsuccessful_expectations": evaluated - successful,
-                    "success_percent": 100.0 * successful / evaluated if evaluated else None},
-        meta=meta,
+        success=statistics["successful_expectations"] == statistics["evaluated_expectations"], results=results, suite_name=validation.suite_name,
+        suite_parameters=validation.suite_parameters, statistics=statistics, meta={**validation.meta, "budget_import": job.meta()},
     )
+
+
+def gx_job_json(template: dict[str, Any], job: JobCut) -> dict[str, Any]:
+    """`gx_job_result(validation, job).to_json_dict()` from another job's of the same batch: only the counts,
+    samples, statistics and meta.budget_import differ, and GX's serialiser (a deep copy of everything, 4 ms a
+    job) runs once a batch. tests/unit/test_gx_suite.py checks it against GX's own for every job."""
+    results = [{**done, "success": not o.ids, "result": job.detail(n, "missing_count" in done["result"])}
+               for n, (done, o) in enumerate(zip(template["results"], job.outcomes, strict=True))]
+    statistics = job.statistics()
+    return {**template, "success": statistics["successful_expectations"] == statistics["evaluated_expectations"], "results": results,
+            "statistics": statistics, "meta": {**template["meta"], "budget_import": job.meta()}}
 
 
 def _rows_by_reason(reasons: dict[int, str]) -> dict[str, str]:
@@ -448,17 +502,6 @@ def rows_by_reason_of(gx_result: dict[str, Any]) -> dict[int, str]:
     """Each failing row id's reason, from a kept validation.gx.json (meta.budget_import.rows_by_reason)."""
     kept = ((gx_result.get("meta") or {}).get("budget_import") or {}).get("rows_by_reason") or {}
     return {int(row_id): reason for reason, ids in kept.items() for row_id in ids.split()}
-
-
-def _unexpected_values(lean: pd.DataFrame, check: SavedCheck, ids: list[int]) -> list[Any]:
-    """The failing rows' values as GX lists them: the value for a column expectation, a dict of the
-    columns for a multi-column one."""
-    if not ids:
-        return []
-    values = lean[list(check.columns)].take(ids)
-    if len(check.columns) == 1:
-        return values[check.columns[0]].tolist()
-    return [dict(zip(check.columns, row, strict=True)) for row in values.itertuples(index=False, name=None)]
 
 
 def _assert_precision_rule_agrees(checked: pd.DataFrame, reasons: dict[int, str]) -> None:

@@ -49,11 +49,32 @@ def test_many_jobs_in_one_call_equal_each_job_alone():
         alone = quality.validate_rows(frame, KNOWN)
         assert together[key].reasons == alone.reasons, key
         assert [r.as_dict() for r in together[key].results] == [r.as_dict() for r in alone.results], key
+        assert_gx_result_is_the_jobs_alone(together[key].gx_result, alone.gx_result)
     assert together["dirty"].reasons == {
         0: "duplicate_key", 1: "duplicate_key", 2: "missing_key", 3: "unknown_cost_type", 4: "amount_precision",
         5: "amount_precision", 6: "negative_estimate", 7: "no_estimate_or_cost", 8: "estimate_not_positive", 9: "description_too_long",
     }
     assert together["also_dirty"].reasons == {0: "amount_precision"}
+
+
+def assert_gx_result_is_the_jobs_alone(cut: dict | None, alone: dict | None) -> None:
+    """A job's part of the batch's GX result (GX's own serialisation for the batch's first job, the same
+    shape filled in for the others) is what GX gives for the job validated alone, apart from the run's
+    identity (validation id, times, fingerprint) and the batch's size; and GX's class reads it back as is."""
+    from great_expectations.core import ExpectationSuiteValidationResult
+
+    if alone is None:
+        assert cut is None
+        return
+    assert cut is not None
+    assert ExpectationSuiteValidationResult(**cut).to_json_dict() == cut
+    assert [list(r) for r in cut["results"]] == [list(r) for r in alone["results"]]  # the same keys, in GX's order
+    assert {k: v for k, v in cut.items() if k != "meta"} == {k: v for k, v in alone.items() if k != "meta"}
+    mine, theirs = dict(cut["meta"]["budget_import"]), dict(alone["meta"]["budget_import"])
+    assert (theirs.pop("batch_jobs"), theirs.pop("batch_rows")) == (1, mine["rows"])
+    assert mine.pop("batch_jobs") == 3 and mine.pop("batch_rows") > mine["rows"]
+    assert mine == theirs
+    assert cut["meta"].keys() == alone["meta"].keys()
 
 
 def test_failing_rows_name_the_jobs_own_row_ids():
