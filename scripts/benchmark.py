@@ -663,7 +663,8 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
     nightly_table = nightly.table("per stage:")
     results["stages_nightly"] = {"rows": total_rows, "wall_s": round(nightly_wall, 3), "stages": nightly_table,
                                  "jobs_per_batch": args.jobs_per_batch, "peak_rss_mb": max(d["peak_rss_mb"] for d in nightly_table)}
-    say(f"\n  the same stages by the hand-written baseline (scripts/stage_baseline.py; same inputs, same results: asserted per job), "
+    say(f"\n  the same stages by the hand-written baseline (scripts/stage_baseline.py; same inputs, same results: asserted per job; "
+        f"the pipeline's figures include writing each job's reports and load input, the baseline's compute only), "
         f"load average {os.getloadavg()[0]:.1f}:")
     compared: dict[str, Any] = {}
     for name, fig in baseline.figures.items():
