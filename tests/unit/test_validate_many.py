@@ -77,6 +77,20 @@ def assert_gx_result_is_the_jobs_alone(cut: dict | None, alone: dict | None) -> 
     assert cut["meta"].keys() == alone["meta"].keys()
 
 
+def test_the_kept_failing_values_are_the_ones_gx_lists():
+    """validation.gx.json's partial_unexpected_list per expectation holds the values GX's own run lists for
+    the same rows (taken from the batch frame once per expectation, not from GX's batch-wide result)."""
+    frame = jobs()["dirty"]
+    kept = quality.validate_rows(frame, KNOWN).gx_result
+    assert kept is not None
+    checked = quality.validation_frame(frame)
+    _, _, validation = quality.ge_outcomes(checked, quality.ROW_SUITE, parameters={"known_cost_types": sorted(KNOWN)})
+    gx_lists = {str(r.expectation_config.id): quality._jsonable(list(r.result.get("partial_unexpected_list") or [])) for r in validation.results}
+    ours = {str(r["expectation_config"]["id"]): r["result"]["partial_unexpected_list"] for r in kept["results"]}
+    assert ours == gx_lists
+    assert sum(len(v) for v in ours.values()) >= 10  # (failing rows are listed)
+
+
 def test_failing_rows_name_the_jobs_own_row_ids():
     together = quality.validate_rows_many(jobs(), KNOWN)
     duplicate = next(r for r in together["dirty"].results if r.rule == "duplicate_key")
