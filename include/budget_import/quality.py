@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from include.budget_import.money import CENT
 from include.budget_import.rules import ESTIMATE_LIMIT, KEY_FORBIDDEN_CATEGORIES, ROW_RULES
 
 SAMPLE_SIZE = 20
@@ -278,7 +279,6 @@ def _visible_keys(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 # Amounts are compared under a context that signals nothing: an ordering comparison with NaN is then False
 # (not an error), so a NaN or an infinity simply fails the masks it should fail, element by element in C.
 _QUIET = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
-_CENT = Decimal("0.01")
 
 
 def _amount_helpers(estimates: pd.Series, jtds: pd.Series) -> dict[str, Any]:
@@ -292,7 +292,7 @@ def _amount_helpers(estimates: pd.Series, jtds: pd.Series) -> dict[str, Any]:
         sign = (est > 0).astype("int64") - (est < 0).astype("int64")  # 0 for NaN
         has_any = (est != 0) | (jtd != 0)  # NaN != 0
         # x % 0.01 is exact at this precision; NaN (and an infinity's NaN remainder) is != 0, and its digits are ''
-        est_off, jtd_off = est % _CENT != 0, jtd % _CENT != 0
+        est_off, jtd_off = est % CENT != 0, jtd % CENT != 0
     return {"amounts_valid": valid.astype(bool), "estimate_sign": sign, "has_estimate_or_cost": has_any.astype(bool),
             "original_estimate_beyond_cents": _beyond_cents_column(est, est_off), "jtd_cost_beyond_cents": _beyond_cents_column(jtd, jtd_off)}
 
@@ -483,7 +483,7 @@ def gx_job_result(validation: Any, job: JobCut) -> Any:
 def gx_job_json(template: dict[str, Any], job: JobCut) -> dict[str, Any]:
     """`gx_job_result(validation, job).to_json_dict()` from another job's of the same batch: only the counts,
     samples, statistics and meta.budget_import differ, and GX's serialiser (a deep copy of everything, 4 ms a
-    job) runs once a batch. tests/unit/test_gx_suite.py checks it against GX's own for every job."""
+    job) runs once a batch. tests/unit/test_validate_many.py checks it against GX's own for each job alone."""
     results = [{**done, "success": not o.ids, "result": job.detail(n, "missing_count" in done["result"])}
                for n, (done, o) in enumerate(zip(template["results"], job.outcomes, strict=True))]
     statistics = job.statistics()
