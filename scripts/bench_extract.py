@@ -56,26 +56,30 @@ def _jobs(conn) -> list:
 
 
 def run_bare(conn, jobs, chunk_size: int) -> int:
-    """The same statement and parameters as iter_budget_lines, fetchall(), nothing done to the rows."""
+    """The same statement and parameters as iter_budget_lines, fetchall(), nothing done to the rows (the
+    companies' forms of job numbers in their transactions read beforehand, outside the figure)."""
+    from include.budget_import.spectrum_source import budget_line_parameters, transaction_job_numbers
     from include.budget_import.sql_files import load_sql
 
     sql = load_sql("budget_lines")
+    forms = {code: transaction_job_numbers(conn, code) for code in sorted({job.company_code for job in jobs})}
     rows = 0
     for job in jobs:
-        key = [job.company_code, job.stored_job_number]
+        parameters = budget_line_parameters(job, forms[job.company_code])
         cursor = conn.cursor()
-        cursor.execute(sql, key + key)
+        cursor.execute(sql, parameters)
         rows += len(cursor.fetchall())
         cursor.close()
     return rows
 
 
 def run_ours(conn, jobs, chunk_size: int) -> int:
-    from include.budget_import.spectrum_source import iter_budget_lines
+    from include.budget_import.spectrum_source import iter_budget_lines, transaction_job_numbers
 
+    forms = {code: transaction_job_numbers(conn, code) for code in sorted({job.company_code for job in jobs})}
     rows = 0
     for job in jobs:
-        for chunk in iter_budget_lines(conn, job, chunk_size=chunk_size):
+        for chunk in iter_budget_lines(conn, job, chunk_size=chunk_size, transactions=forms[job.company_code]):
             rows += len(chunk)
     return rows
 

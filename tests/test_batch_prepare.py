@@ -21,6 +21,8 @@ from include.budget_import.procore.client import ProcoreClient
 from include.budget_import.procore.errors import ProcoreAuthError, ProcoreNotFoundError, ProcoreUnavailableError
 from include.budget_import.reshape import reshape, reshape_many
 from include.budget_import.spectrum_source import SpectrumDataError, SpectrumError
+from include.budget_import.sql_files import load_sql
+from tests.spectrum_extract.test_sql_files import _RecordingConnection
 from tests.unit.test_validate_many import KNOWN, jobs
 
 COMPANY_IDS = {"01": 1001, "02": 1002}
@@ -99,8 +101,13 @@ def test_a_batch_of_every_demo_job_prepares_each_job_as_if_it_were_alone(demo_sa
     batch_run, alone_run = RunFolder("batch", root=tmp_path), RunFolder("alone", root=tmp_path)
     api = api_for(emulator.url)
     with pyodbc.connect(demo_sample.odbc) as spectrum:
-        batch = prepare_jobs(spectrum, api, requests_, batch_run, rows_per_validation=40)  # several validations
+        recorded = _RecordingConnection(spectrum)
+        batch = prepare_jobs(recorded, api, requests_, batch_run, rows_per_validation=40)  # several validations
         alone = [prepare_jobs(spectrum, api, [r], alone_run) for r in requests_]
+    # each company's forms of job numbers in its transactions are read once for the batch, not once a job
+    forms_read = [params for sql, params in recorded.calls if sql == load_sql("transaction_job_numbers")]
+    assert sorted(forms_read) == [[code] for code in sorted({r.company_code for r in requests_})]
+    assert sum(sql == load_sql("budget_lines") for sql, _ in recorded.calls) > len(forms_read)
     assert emulator.writes() == [], "preparing writes nothing to Procore"
     assert batch.failed == []
     # the same jobs are ready, blocked (with the same reasons) as when prepared one by one

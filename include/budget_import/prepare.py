@@ -48,9 +48,11 @@ from include.budget_import.spectrum_source import (
     JobReadinessFacts,
     SpectrumDataError,
     SpectrumJob,
+    TransactionJobNumbers,
     cost_types,
     iter_budget_lines,
     spectrum_errors,
+    transaction_job_numbers,
 )
 from include.budget_import.task_values import PreparedJob, ReadyJob, RequestFields
 
@@ -61,10 +63,15 @@ log = logging.getLogger(__name__)
 ROWS_PER_VALIDATION = 250_000
 
 
-def extract_lines(spectrum: DbConnection, job: SpectrumJob) -> pd.DataFrame:
+def extract_lines(spectrum: DbConnection, job: SpectrumJob, transactions: TransactionJobNumbers | None = None) -> pd.DataFrame:
     """The job's budget lines as a frame, exact Decimals, in memory."""
     with spectrum_errors(job.company_code, job.job_number, "extract"):
-        return extracted_frame(iter_budget_lines(spectrum, job))
+        return extracted_frame(iter_budget_lines(spectrum, job, transactions=transactions))
+
+
+def company_transaction_job_numbers(spectrum: DbConnection, job: SpectrumJob) -> TransactionJobNumbers:
+    with spectrum_errors(job.company_code, job.job_number, "extract"):
+        return transaction_job_numbers(spectrum, job.company_code)
 
 
 def company_cost_types(spectrum: DbConnection, job: SpectrumJob) -> dict[str, str]:
@@ -129,6 +136,7 @@ def _extracted_jobs(
     verdicts = quality.job_facts_blocking([(facts.estimates_posted, facts.budget_locked) for _, _, _, facts, _ in in_spectrum])
     facts_share = (time.perf_counter() - judged) / max(len(in_spectrum), 1)
     cost_types_by_company: dict[str, dict[str, str]] = {}
+    transactions_by_company: dict[str, TransactionJobNumbers] = {}
     jobs_per_company = Counter(request.procore_company_id for request, *_ in in_spectrum)
     directories = {company: ProjectDirectory(api, company, jobs) for company, jobs in jobs_per_company.items()}
     for (request, folder, job, facts, spectrum_seconds), blocked in zip(in_spectrum, verdicts, strict=True):
@@ -137,9 +145,10 @@ def _extracted_jobs(
             block_on_facts(facts, blocked)
             ready = procore_prerequisites(api, request, job, directories[request.procore_company_id])
             extract_started = time.perf_counter()
-            frame = extract_lines(spectrum, job)
-            if job.company_code not in cost_types_by_company:  # one query per company and batch
+            if job.company_code not in cost_types_by_company:  # one query each per company and batch
+                transactions_by_company[job.company_code] = company_transaction_job_numbers(spectrum, job)
                 cost_types_by_company[job.company_code] = company_cost_types(spectrum, job)
+            frame = extract_lines(spectrum, job, transactions_by_company[job.company_code])
         if not reported.ok:
             continue
         figures = {"extracted": len(frame), "seconds": round(time.perf_counter() - extract_started, 3),

@@ -21,14 +21,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import string
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any, Protocol
 
 from include.budget_import.money import MoneyError, db_amount
-from include.budget_import.sql_files import load_sql
+from include.budget_import.sql_files import load_sql, sql_dir
 
 log = logging.getLogger(__name__)
 NOT_AN_AMOUNT = Decimal("NaN")  # an amount the driver returned that is no number: rule `amount_invalid`
@@ -318,14 +319,73 @@ def _check_width(description: Sequence[Any] | None) -> None:
         )
 
 
+@dataclass(frozen=True)
+class TransactionJobNumbers:
+    """How a company's cost transactions store each job's number (JC_TRANSACTION_HISTORY_MC may pad it
+    otherwise than the job master): per job key (fold_key), its first and last stored form in the
+    database's order (transaction_job_numbers.sql), the range of the transaction index budget_lines.sql
+    seeks. Read once per company and batch of jobs."""
+
+    company_code: str
+    forms: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def range_of(self, job: SpectrumJob) -> tuple[Any, Any]:
+        """The job's first and last stored form; the master's form twice for a job without transactions
+        when they were read (a transaction posted since in that form is still found)."""
+        return self.forms.get(fold_key(job.job_number) or "", (job.stored_job_number, job.stored_job_number))
+
+
+def transaction_job_numbers(conn: DbConnection, company_code: str) -> TransactionJobNumbers:
+    """Every stored form of a job number in the company's transactions, grouped by key. The query returns
+    them in the database's order (its collation), so the first and last of a key bound all of its forms in
+    the order the range comparison uses, whatever the engine."""
+    forms: dict[str, tuple[Any, Any]] = {}
+    for (stored,) in _query(conn, "transaction_job_numbers", [company_code]):
+        key = fold_key(stored)
+        if key is not None:
+            forms[key] = (forms[key][0], stored) if key in forms else (stored, stored)
+    return TransactionJobNumbers(company_code, forms)
+
+
+BUDGET_LINE_PARAMETERS = 6  # budget_lines.sql's `?` markers (its header); 4 in copies from before the range
+
+
+def budget_line_parameters(job: SpectrumJob, transactions: TransactionJobNumbers) -> list[Any]:
+    """The values budget_lines.sql binds, in its header's order. A site's copy from before the job's range
+    of transaction forms (four markers) is bound as it was, and still exact, only slower: it reads every
+    transaction of the company for each job (logged once)."""
+    markers = load_sql("budget_lines").count("?")
+    if markers == BUDGET_LINE_PARAMETERS:
+        first, last = transactions.range_of(job)
+        return [job.company_code, first, last, job.stored_job_number, job.company_code, job.stored_job_number]
+    if markers == 4:
+        _warn_four_parameter_budget_lines()
+        return [job.company_code, job.stored_job_number] * 2
+    raise SpectrumDataError(
+        "budget_lines.sql has " + str(markers) + " parameters (?); the import binds " + str(BUDGET_LINE_PARAMETERS)
+        + ": company code, the job's first and last form in its transactions, job number as stored, company code, "
+        "job number as stored (its header). Edit the file (see docs/spectrum.md)."
+    )
+
+
+@cache
+def _warn_four_parameter_budget_lines() -> None:
+    log.warning("budget_lines.sql (%s) is a copy from before the job's range of transaction forms: it reads every "
+                "transaction of the company for each job. Copy the transaction filter of the shipped include/sql/"
+                "budget_lines.sql into it to seek them.", sql_dir() / "budget_lines.sql")
+
+
 def iter_budget_lines(
-    conn: DbConnection, job: SpectrumJob, chunk_size: int = 10_000
+    conn: DbConnection, job: SpectrumJob, chunk_size: int = 10_000, transactions: TransactionJobNumbers | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Stream a job's budget lines in chunks (bounded memory for very large jobs)."""
-    key = [job.company_code, job.stored_job_number]
+    """Stream a job's budget lines in chunks (bounded memory for very large jobs). `transactions`: the
+    company's (transaction_job_numbers), read here when not given, as a batch of jobs reads it once."""
+    if transactions is None or transactions.company_code != job.company_code:
+        transactions = transaction_job_numbers(conn, job.company_code)
+    parameters = budget_line_parameters(job, transactions)
     cursor = conn.cursor()
     try:
-        cursor.execute(load_sql("budget_lines"), key + key)
+        cursor.execute(load_sql("budget_lines"), parameters)
         _check_width(cursor.description)
         while True:
             rows = cursor.fetchmany(chunk_size)

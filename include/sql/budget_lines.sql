@@ -15,18 +15,24 @@
 -- left out is accounted for with its reason. Only what Procore's budget line takes is read: the phase
 -- master's Unit_of_Measure, Original_Est_Quantity and Est_Unit_Cost are not (Procore's budget line takes
 -- the original estimate, as Procore's own import does), so a bad value there cannot touch a row.
--- Job-to-date cost: the job's transactions (matched on the job's trimmed, upper-cased number, since the
--- transaction table may pad it otherwise than the job master), summed per trimmed, upper-cased phase code
--- and cost type, joined to each phase row on the same. Two phase rows that are one key once trimmed and
--- upper-cased each get that key's sum (Python rejects both as duplicate_key). The job filter seeks the
--- transaction index on Company_Code only and reads the rest of the company's entries (on PostgreSQL, with
--- 212,000 transactions in the company: 55 ms a job, against 2 ms for the stored key sought as stored).
+-- Job-to-date cost: the job's transactions, summed per trimmed, upper-cased phase code and cost type,
+-- joined to each phase row on the same. Two phase rows that are one key once trimmed and upper-cased each
+-- get that key's sum (Python rejects both as duplicate_key). The transaction table may pad the job's
+-- number otherwise than the job master, so its transactions are matched on the trimmed, upper-cased number
+-- (exact), within the range of stored forms transaction_job_numbers.sql found for the job (its first and
+-- last form in the database's order; the master's form twice when it found none): that range lets the
+-- engine seek its (Company_Code, Job_Number) index instead of reading every transaction of the company
+-- for each job (SQLite, 636,000 transactions: 7 ms a job instead of 139 ms). The range is only a seek: a
+-- row inside it of another job is left out by the exact match.
 -- Job_To_Date_Cost is returned as text: the SQLite ODBC driver types an expression column by its first
 -- row and silently truncates later decimals to integers (15500.125 -> 15500). Text is exact on every
 -- engine and Python parses it into a Decimal (money.db_amount).
 -- Returns, in this order (spectrum_source.EXTRACT_COLUMNS): Company_Code, Job_Number, Phase_Code,
 -- Cost_Type, Description, Original_Est_Cost, Job_To_Date_Cost.
--- Parameters: company code, job number as stored, company code, job number as stored.
+-- Parameters: company code, the job's first and last form in its transactions (transaction_job_numbers.sql),
+-- job number as stored in the job master, company code, job number as stored in the job master. (A copy
+-- of this file from before its range, with four parameters, still runs, slower: spectrum_source binds it
+-- as before.)
 SELECT
     p.Company_Code,
     p.Job_Number,
@@ -43,6 +49,7 @@ LEFT JOIN (
         SUM(h.Tran_Amount) AS Job_To_Date_Cost
     FROM JC_TRANSACTION_HISTORY_MC h
     WHERE h.Company_Code = ?
+      AND h.Job_Number BETWEEN ? AND ?
       AND UPPER(LTRIM(RTRIM(h.Job_Number))) = UPPER(LTRIM(RTRIM(?)))
     GROUP BY UPPER(LTRIM(RTRIM(h.Phase_Code))), UPPER(LTRIM(RTRIM(h.Cost_Type)))
 ) t

@@ -7,7 +7,12 @@ from decimal import Decimal
 import pytest
 
 from include.budget_import.money import db_amount
-from include.budget_import.spectrum_source import find_job, iter_budget_lines
+from include.budget_import.spectrum_source import (
+    budget_line_parameters,
+    find_job,
+    iter_budget_lines,
+    transaction_job_numbers,
+)
 from include.budget_import.sql_files import load_sql
 
 from . import padded_keys
@@ -83,8 +88,10 @@ def test_a_job_only_procore_knows_is_not_found(demo_conn, demo_oracle):
 
 
 def _raw_line(conn, company: str, stored_job: str, phase: str, cost_type: str) -> tuple:
+    job = find_job(conn, company, stored_job)
+    parameters = budget_line_parameters(job, transaction_job_numbers(conn, company))
     cursor = conn.cursor()
-    cursor.execute(load_sql("budget_lines"), [company, stored_job] * 2)
+    cursor.execute(load_sql("budget_lines"), parameters)
     rows = [r for r in cursor.fetchall() if r[2] == phase and r[3] == cost_type]
     cursor.close()
     assert len(rows) == 1, (phase, cost_type, rows)
@@ -188,3 +195,31 @@ def test_a_job_is_found_whatever_its_padding_or_case(padded_conn):
         assert job is not None, typed
         assert (job.job_number, job.stored_job_number) == ("a-100", "     a-100")
     assert find_job(padded_conn, "02", "19.50") != find_job(padded_conn, "02", "0019.50")
+
+
+def _count(conn, sql: str, params: list) -> int:
+    cursor = conn.cursor()
+    try:
+        return int(cursor.execute(sql, params).fetchone()[0])
+    finally:
+        cursor.close()
+
+
+def test_the_range_of_a_jobs_transaction_forms_holds_every_one_of_them(padded_conn):
+    """budget_lines.sql seeks a job's transactions between the first and last stored form
+    transaction_job_numbers found for it, in the engine's own order: on every engine that range holds all
+    of the job's transactions however they pad or case its number (the job 19.50 is stored four ways); a
+    job without transactions is sought by its master's form."""
+    forms = transaction_job_numbers(padded_conn, "01")
+    job = find_job(padded_conn, "01", "19.50")
+    first, last = forms.range_of(job)
+    by_key = "SELECT COUNT(*) FROM JC_TRANSACTION_HISTORY_MC WHERE Company_Code = ? AND UPPER(LTRIM(RTRIM(Job_Number))) = ?"
+    in_range = by_key + " AND Job_Number BETWEEN ? AND ?"
+    stored = [tx[1] for tx in padded_keys.TRANSACTIONS if tx[0] == "01" and tx[1].strip() == "19.50"]
+    assert len(set(stored)) == 4
+    assert _count(padded_conn, by_key, ["01", "19.50"]) == len(stored)
+    assert _count(padded_conn, in_range, ["01", "19.50", first, last]) == len(stored)
+    annex = find_job(padded_conn, "01", "A-100")
+    assert _count(padded_conn, in_range, ["01", "A-100", *forms.range_of(annex)]) == 2  # 'A-100' and '     a-100'
+    yard = find_job(padded_conn, "02", "0019.50")
+    assert transaction_job_numbers(padded_conn, "02").range_of(yard) == ("   0019.50", "   0019.50")

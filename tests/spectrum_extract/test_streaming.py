@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.budget_import.spectrum_source import iter_budget_lines, list_jobs
+from include.budget_import.spectrum_source import iter_budget_lines, list_jobs, transaction_job_numbers
 
 from .conftest import BIG_JOB_LINES
 
@@ -75,10 +75,12 @@ class _CountingConnection:
 def test_rows_are_pulled_one_chunk_at_a_time(big_job_conn):
     """Bounded memory on our side: when the first chunk is handed over, only that chunk has been fetched, and
     the cursor is closed when the consumer stops early. (What the DRIVER buffers is a driver setting: see
-    docs/spectrum.md, "Memory".)"""
+    docs/spectrum.md, "Memory".) The company's forms of job numbers (one row per job) are read beforehand,
+    as a batch reads them once."""
     job = _the_job(big_job_conn)
+    transactions = transaction_job_numbers(big_job_conn, job.company_code)
     counting = _CountingConnection(big_job_conn)
-    chunks = iter_budget_lines(counting, job, chunk_size=CHUNK)
+    chunks = iter_budget_lines(counting, job, chunk_size=CHUNK, transactions=transactions)
     first = next(chunks)
     assert len(first) == CHUNK and counting.seen == [CHUNK]
     second = next(chunks)
