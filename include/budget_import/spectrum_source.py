@@ -152,9 +152,27 @@ def _job(row: Sequence[Any]) -> SpectrumJob:
     )
 
 
+# pyodbc binds a Python str as nvarchar. SQL Server compares a varchar column (every Spectrum key is one)
+# with an nvarchar value by converting the column, which under a SQL collation (Spectrum's
+# SQL_Latin1_General_CP1_CI_AS) turns each seek of the (Company_Code, Job_Number) indexes into a scan (pyodbc
+# issues 376 and 1151, SQLAlchemy issue 8177). So text parameters are declared varchar, as SQLAlchemy does
+# for SQL Server; one size for all, so SQL Server keeps one plan per statement. (A typed character outside
+# the database's code page then reaches SQL Server as '?'; Spectrum's keys are ASCII.)
+SQL_VARCHAR = 12  # ODBC's SQL_VARCHAR (pyodbc.SQL_VARCHAR)
+TEXT_PARAMETER_SIZE = 255
+
+
+def declare_text_parameters(cursor: Any, params: Sequence[Any]) -> None:
+    """Bind each str of `params` as varchar (above); a DB-API cursor without pyodbc's setinputsizes is left as is."""
+    setinputsizes = getattr(cursor, "setinputsizes", None)
+    if setinputsizes is not None:
+        setinputsizes([(SQL_VARCHAR, max(TEXT_PARAMETER_SIZE, len(p)), 0) if isinstance(p, str) else None for p in params])
+
+
 def _query(conn: DbConnection, sql_name: str, params: Sequence[Any]) -> list[Sequence[Any]]:
     cursor = conn.cursor()
     try:
+        declare_text_parameters(cursor, params)
         cursor.execute(load_sql(sql_name), list(params))
         rows: list[Sequence[Any]] = cursor.fetchall()
         return rows
@@ -385,6 +403,7 @@ def iter_budget_lines(
     parameters = budget_line_parameters(job, transactions)
     cursor = conn.cursor()
     try:
+        declare_text_parameters(cursor, parameters)
         cursor.execute(load_sql("budget_lines"), parameters)
         _check_width(cursor.description)
         while True:

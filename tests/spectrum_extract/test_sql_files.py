@@ -271,3 +271,45 @@ def test_a_site_copy_of_budget_lines_with_other_parameters_fails_in_words(demo_s
             _lines(conn, job)
     finally:
         conn.close()
+
+
+class _DeclaringCursor(_RecordingCursor):
+    """Records what each statement's parameters were declared as (setinputsizes) beside its values."""
+
+    def __init__(self, cursor, calls, declared):
+        super().__init__(cursor, calls)
+        self._declared = declared
+
+    def setinputsizes(self, sizes):
+        self._declared.append(list(sizes))
+        return self._cursor.setinputsizes(sizes)
+
+
+class _DeclaringConnection(_RecordingConnection):
+    def __init__(self, conn):
+        super().__init__(conn)
+        self.declared: list[list] = []
+
+    def cursor(self):
+        return _DeclaringCursor(self._conn.cursor(), self.calls, self.declared)
+
+
+def test_text_parameters_are_declared_varchar_so_sql_server_can_seek_its_indexes(demo_sqlite):
+    """pyodbc would bind each str as nvarchar, and SQL Server compares a varchar key with an nvarchar value by
+    converting the column: an index scan instead of a seek. Every statement declares each of its text values
+    varchar, of one size, through the real pyodbc cursor (which accepts the declaration on the SQLite driver)."""
+    import pyodbc
+
+    assert spectrum_source.SQL_VARCHAR == pyodbc.SQL_VARCHAR
+    conn = pyodbc.connect(demo_sqlite)
+    try:
+        rec = _DeclaringConnection(conn)
+        job = spectrum_source.find_job(rec, "01", "19.50")
+        spectrum_source.readiness_facts(rec, job)
+        lines = [line for chunk in spectrum_source.iter_budget_lines(rec, job) for line in chunk]
+    finally:
+        conn.close()
+    assert lines and len(rec.declared) == len(rec.calls) == 5  # lookup, two facts, the forms, the lines
+    for (sql, params), declared in zip(rec.calls, rec.declared, strict=True):
+        assert len(declared) == len(params) == sql.count("?")
+        assert declared == [(pyodbc.SQL_VARCHAR, spectrum_source.TEXT_PARAMETER_SIZE, 0)] * len(params), sql[:60]
