@@ -397,14 +397,17 @@ def report_folder(root: Location | None = None) -> StoragePath:
 
 
 def write_report(report: PreflightReport, run_id: str | None = None, root: Location | None = None) -> StoragePath:
-    """The report as `preflight/latest.json` under the reports root (local or object store), plus a copy per run."""
+    """The report as `preflight/latest.json` under the reports root (local or object store), plus a copy per
+    run, kept as run folders are (retention: BUDGET_IMPORT_KEEP_DAYS and _KEEP_RUNS)."""
     from include.budget_import.job_keys import run_part
+    from include.budget_import.retention import prune_preflight_copies
 
     folder = report_folder(root)
     body = report.as_dict()
     if run_id:
         body["run_id"] = run_id
         write_json(folder / "runs" / f"{run_part(run_id)}.json", body)
+        prune_preflight_copies(folder / "runs")
     return write_json(folder / REPORT_FILE, body)
 
 

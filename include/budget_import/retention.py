@@ -46,16 +46,11 @@ def prune_runs(root: Location, *, now: float | None = None, days: int | None = N
     now = time.time() if now is None else now
     # a run folder's time: its mtime locally; on an object store the newest file in it (storage.modified)
     dated = [(e.path, storage.modified(e.path) or now) for e in storage.entries(folder) if e.is_dir and not e.name.startswith(".")]
-    dated.sort(key=lambda pair: (pair[1], pair[0].name), reverse=True)  # equal times (an object store keeps seconds): by name
     if not dated:
         return Pruned()
     protected = runs_named_by_status(root) | ({run_part(current_run)} if current_run else set())
     done = Pruned()
-    for rank, (path, mtime) in enumerate(dated):
-        limits = [now - mtime > days * 86400] if days > 0 else []
-        limits += [rank >= runs] if runs > 0 else []
-        if not all(limits):  # past every limit that is on
-            continue
+    for path in past_retention(dated, now, days, runs):
         if path.name in protected:
             done.kept_for_status.append(path.name)
             continue
@@ -65,3 +60,35 @@ def prune_runs(root: Location, *, now: float | None = None, days: int | None = N
         log.info("retention: removed %d run folder(s) (older than %d days and beyond the newest %d runs): %s",
                  len(done.removed), days, runs, ", ".join(done.removed[:10]) + (" ..." if len(done.removed) > 10 else ""))
     return done
+
+
+def past_retention(dated: list[tuple[StoragePath, float]], now: float, days: int, runs: int) -> list[StoragePath]:
+    """The items (path, time) past every limit that is on: older than `days` and beyond the newest `runs`
+    (equal times, as an object store keeps seconds, ranked by name), oldest last."""
+    ranked = sorted(dated, key=lambda pair: (pair[1], pair[0].name), reverse=True)
+    past = []
+    for rank, (path, mtime) in enumerate(ranked):
+        limits = [now - mtime > days * 86400] if days > 0 else []
+        limits += [rank >= runs] if runs > 0 else []
+        if limits and all(limits):
+            past.append(path)
+    return past
+
+
+def prune_preflight_copies(folder: StoragePath, *, now: float | None = None, days: int | None = None, runs: int | None = None) -> list[str]:
+    """The preflight's copy per run (`preflight/runs/<run>.json`) under the same limits as run folders;
+    `latest.json` is another folder's and is never touched. Returns the names removed."""
+    days = keep_days() if days is None else days
+    runs = keep_runs() if runs is None else runs
+    if days <= 0 and runs <= 0:
+        return []
+    storage.forget_listings(folder)
+    now = time.time() if now is None else now
+    dated = [(e.path, e.mtime if e.mtime is not None else now) for e in storage.entries(folder) if not e.is_dir and e.name.endswith(".json")]
+    removed = []
+    for path in past_retention(dated, now, days, runs):
+        storage.remove_file(path)
+        removed.append(path.name)
+    if removed:
+        log.info("retention: removed %d preflight report copies (older than %d days and beyond the newest %d)", len(removed), days, runs)
+    return removed

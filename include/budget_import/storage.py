@@ -196,6 +196,17 @@ def remove_tree(folder: StoragePath) -> None:
         remote.fs.rm(remote.path, recursive=True)
 
 
+def remove_file(path: StoragePath) -> None:
+    """Remove one file (local or an object); nothing when it is already gone."""
+    remote, local = _remote(path), local_path(path)
+    if remote is None and local is not None:
+        local.unlink(missing_ok=True)
+        return
+    assert remote is not None
+    with contextlib.suppress(FileNotFoundError):
+        remote.fs.rm(remote.path)
+
+
 def forget_listings(path: StoragePath) -> None:
     """Drop the object store client's cached listings under `path`: s3fs and gcsfs keep every listing
     for the life of the process while other workers write (the api-server would never see a new run).

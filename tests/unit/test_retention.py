@@ -3,10 +3,11 @@ job's status names them."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from include.budget_import import job_status_store
-from include.budget_import.retention import prune_runs
+from include.budget_import.retention import prune_preflight_copies, prune_runs
 
 DAY = 86400.0
 NOW = 1_800_000_000.0
@@ -48,3 +49,38 @@ def test_each_limit_alone_and_both_off(tmp_path):
 def test_the_current_run_is_never_removed(tmp_path):
     names = make_runs(tmp_path, [1, 300])
     assert prune_runs(tmp_path, now=NOW, days=90, runs=1, current_run=names[1]).kept_for_status == [names[1]]
+
+
+def make_preflight_copies(folder: Path, ages_in_days: list[int], now: float = NOW) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for n, age in enumerate(ages_in_days):
+        copy = folder / f"manual__preflight{n:02d}.json"
+        copy.write_text("{}", encoding="utf-8")
+        os.utime(copy, (now - age * DAY, now - age * DAY))
+        names.append(copy.name)
+    return names
+
+
+def test_the_preflights_copies_per_run_are_kept_as_run_folders_are(tmp_path):
+    """One small report per preflight run accumulated for ever: now the same limits as run folders."""
+    runs = tmp_path / "preflight" / "runs"
+    names = make_preflight_copies(runs, [1, 5, 100, 120, 200])
+    (tmp_path / "preflight" / "latest.json").write_text("{}", encoding="utf-8")
+    assert prune_preflight_copies(runs, now=NOW, days=0, runs=0) == []
+    assert sorted(prune_preflight_copies(runs, now=NOW, days=90, runs=3)) == [names[3], names[4]]
+    assert sorted(p.name for p in runs.iterdir()) == names[:3]
+    assert prune_preflight_copies(runs, now=NOW, days=0, runs=1) == [names[1], names[2]], "count only, oldest last"
+    assert sorted(p.name for p in runs.iterdir()) == names[:1] and (tmp_path / "preflight" / "latest.json").is_file()
+
+
+def test_writing_a_preflight_report_prunes_its_old_copies(tmp_path, monkeypatch):
+    from include.budget_import.preflight import PreflightReport, write_report
+
+    monkeypatch.setenv("BUDGET_IMPORT_KEEP_DAYS", "0")
+    monkeypatch.setenv("BUDGET_IMPORT_KEEP_RUNS", "2")
+    runs = tmp_path / "preflight" / "runs"
+    old = make_preflight_copies(runs, [10, 20, 30], now=time.time())  # write_report prunes as of the clock
+    write_report(PreflightReport(started_at="2026-12-03T00:00:00+00:00"), run_id="manual__today", root=tmp_path)
+    assert sorted(p.name for p in runs.iterdir()) == sorted(["manual__today.json", old[0]])
+    assert (tmp_path / "preflight" / "latest.json").is_file()
