@@ -53,7 +53,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -349,7 +349,7 @@ def request_log(base_url: str, since: int = 0) -> list[dict[str, Any]]:
     import requests
 
     body = requests.get(f"{base_url}/_emulator/requests", params={"since": since}, timeout=120).json()
-    return body.get("requests", body) if isinstance(body, dict) else body
+    return cast(list[dict[str, Any]], body.get("requests", body) if isinstance(body, dict) else body)
 
 
 # --------------------------------------------------------------------------- end to end
@@ -384,7 +384,7 @@ class PlanTimer:
                     self.seconds += time.perf_counter() - started
 
             self._patched.append((module, original))
-            module.plan_merge = timed
+            module.plan_merge = timed  # type: ignore[attr-defined]
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -475,7 +475,7 @@ def job_batches(jobs: list[tuple[str, str, int]], size: int) -> list[list[tuple[
     from include.budget_import.dag_tasks import job_batches as nightly_batches
 
     found = [{"company_code": code, "job_number": job, "procore_company_id": company_id} for code, job, company_id in jobs]
-    return [[(j["company_code"], j["job_number"], j["procore_company_id"]) for j in batch["jobs"]] for batch in nightly_batches(found, size)]
+    return [[(j["company_code"], j["job_number"], j["procore_company_id"]) for j in batch["jobs"]] for batch in nightly_batches(cast(Any, found), size)]
 
 
 def api_figures(figures: RunFigures, before: dict[str, Any], after: dict[str, Any], log: list[dict[str, Any]]) -> dict[str, Any]:
@@ -636,7 +636,8 @@ def stages_only(args: argparse.Namespace, s: Sample, results: dict[str, Any]) ->
         known_forms: dict[str, Any] = {}
         for code, job_number, company_id in batch:
             job = find_job(conn, code, job_number)
-            ready = {"company_code": code, "job_number": job_number}
+            assert job is not None, f"{code}/{job_number} is not in the sample"
+            ready = cast(Any, {"company_code": code, "job_number": job_number})  # what the stages read of a ReadyJob
             # Interleaved per job, so machine noise hits every side alike; the bare fetch and iter_budget_lines
             # use the forms the nightly's extraction read (which counts reading them once per company and batch).
             forms = known_forms.get(code) or transaction_job_numbers(conn, code)
