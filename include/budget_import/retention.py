@@ -7,6 +7,7 @@ snapshot is the one a restore would use). 0 for either setting turns that limit 
 Status and history live in the state database (job_status_store), not in run folders: a job's status row
 is never pruned, and its run history rows are kept too (one short row per job and run, the audit trail of
 every run's figures); the job page shows a run whose folder is gone without a link.
+Statuses a deployment kept as files before the state database are adopted first (legacy_status).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from include.budget_import import job_status_store, storage
 from include.budget_import.job_keys import run_part
+from include.budget_import.legacy_status import adopt_status_files
 from include.budget_import.settings import keep_days, keep_runs
 from include.budget_import.storage import Location, StoragePath
 
@@ -48,6 +50,7 @@ def prune_runs(root: Location, *, now: float | None = None, days: int | None = N
     dated = [(e.path, storage.modified(e.path) or now) for e in storage.entries(folder) if e.is_dir and not e.name.startswith(".")]
     if not dated:
         return Pruned()
+    adopt_status_files(root)  # a deployment upgraded from status files: their runs are protected too
     protected = runs_named_by_status(root) | ({run_part(current_run)} if current_run else set())
     done = Pruned()
     for path in past_retention(dated, now, days, runs):

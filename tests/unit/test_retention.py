@@ -84,3 +84,30 @@ def test_writing_a_preflight_report_prunes_its_old_copies(tmp_path, monkeypatch)
     write_report(PreflightReport(started_at="2026-12-03T00:00:00+00:00"), run_id="manual__today", root=tmp_path)
     assert sorted(p.name for p in runs.iterdir()) == sorted(["manual__today.json", old[0]])
     assert (tmp_path / "preflight" / "latest.json").is_file()
+
+
+def test_statuses_kept_as_files_before_the_state_database_are_adopted_and_protect_their_runs(tmp_path, caplog):
+    """A deployment upgraded from status/<job key>.json: the first retention pass adopts each file as the job's
+    status (unless the store has a newer one), so the run a status names is not pruned and the Budgets page
+    still lists the job; the files stay, marked, and are not read again."""
+    import json
+
+    from include.budget_import.legacy_status import ADOPTED_MARKER, adopt_status_files
+
+    names = make_runs(tmp_path, [1, 200, 300])
+    status = tmp_path / "status"
+    status.mkdir()
+    (status / "01_19.50.json").write_text(json.dumps(
+        {"company_code": "01", "job_number": "19.50", "status": "synced", "run_id": names[1], "finished_at": "2026-05-01T00:00:00+00:00"}))
+    (status / "01_20.01.json").write_text(json.dumps({"company_code": "01", "job_number": "20.01", "status": "synced", "run_id": names[2]}))
+    (status / "01_20.02.json").write_text("{not json")
+    job_status_store.record_status({"company_code": "01", "job_number": "20.01", "status": "blocked", "run_id": names[0]}, root=tmp_path)
+    done = prune_runs(tmp_path, now=NOW, days=90, runs=1)
+    assert done.kept_for_status == [names[1]] and done.removed == [names[2]]
+    assert job_status_store.read_status("01", "19.50", root=tmp_path)["run_id"] == names[1]
+    assert job_status_store.read_status("01", "20.01", root=tmp_path)["status"] == "blocked", "the store's newer status stays"
+    assert "01_20.02.json not adopted" in caplog.text
+    assert (status / ADOPTED_MARKER).read_text().startswith("1 job statuses adopted")
+    assert sorted(p.name for p in status.iterdir()) == ["01_19.50.json", "01_20.01.json", "01_20.02.json", ADOPTED_MARKER]
+    (status / "01_20.03.json").write_text(json.dumps({"company_code": "01", "job_number": "20.03", "status": "synced"}))
+    assert adopt_status_files(tmp_path) == 0 and job_status_store.read_status("01", "20.03", root=tmp_path) == {}, "adopted once"
