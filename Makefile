@@ -1,6 +1,7 @@
 # The commands a new user needs: `make demo` (the whole import on embedded defaults), `make ui` (the demo's
 # Airflow UI and Spectrum Budgets pages on 127.0.0.1 until Ctrl-C) and `make test`.
-# `make lint`: ruff and mypy alone (the lint lane `make test` runs first).
+# `make lint`: ruff (dags/ include/ plugins/ scripts/ tests/) and mypy (dags/ include/ plugins/) alone (the lint lane
+# `make test` runs first).
 SHELL := /bin/bash
 PY := .venv/bin/python
 

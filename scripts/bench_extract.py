@@ -155,8 +155,8 @@ def measure_speed(odbc: str, repeat: int, chunk_size: int) -> dict:
                 cpu[v].append(time.process_time() - c0)
             order.reverse()
         assert rows["bare"] == rows["ours"], rows
-        pairs = [o / b for o, b in zip(times["ours"], times["bare"])]
-        cpu_pairs = [o / b for o, b in zip(cpu["ours"], cpu["bare"])]
+        pairs = [o / b for o, b in zip(times["ours"], times["bare"], strict=True)]
+        cpu_pairs = [o / b for o, b in zip(cpu["ours"], cpu["bare"], strict=True)]
         return {"jobs": len(jobs), "rows": rows["ours"],
                 "best": {v: min(t) for v, t in times.items()},
                 "median": {v: statistics.median(t) for v, t in times.items()},

@@ -50,10 +50,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, cast
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -369,7 +370,7 @@ class PlanTimer:
         self.seconds = 0.0
         self._patched: list[tuple[Any, Any]] = []
 
-    def __enter__(self) -> "PlanTimer":
+    def __enter__(self) -> PlanTimer:
         from include.budget_import import load as load_module
         from include.budget_import import pipeline
 
@@ -859,7 +860,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                                                                  f"({b['baseline_s']:.2f} s; target <= {TARGETS['stage_vs_baseline']}x)")
         if baseline.get("vs_bare_fetch") is not None:
             line(baseline["vs_bare_fetch"] <= TARGETS["stages_vs_bare_fetch"],
-                 f"validate + reshape + plan {baseline['vs_bare_fetch']}x the bare driver fetch of the same rows (target <= {TARGETS['stages_vs_bare_fetch']}x)")
+                 f"validate + reshape + plan {baseline['vs_bare_fetch']}x the bare driver fetch of the same rows "
+                 f"(target <= {TARGETS['stages_vs_bare_fetch']}x)")
     load50k = results.get("unchanged_load")
     if load50k:
         line(load50k["seconds"] <= TARGETS["unchanged_50k_load_seconds"],
@@ -881,7 +883,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         line(worst["best_s"] < TARGETS["dag_import_seconds"], f"slowest DAG file import {worst['file']} {worst['best_s']} s")
     if "dag_overhead" in results:
         o = results["dag_overhead"]
-        line(None, f"nightly DAG overhead {o['overhead_s_per_task_instance']} s per task instance; 1,000 jobs about {o['extrapolated_1000_jobs_s']:.0f} s with dags test")
+        line(None, f"nightly DAG overhead {o['overhead_s_per_task_instance']} s per task instance; "
+                   f"1,000 jobs about {o['extrapolated_1000_jobs_s']:.0f} s with dags test")
     return lines
 
 
@@ -980,7 +983,8 @@ def main(argv: list[str] | None = None) -> int:
     say("\nTargets (issues 9 and 19):")
     for line in verdicts(results):
         say(line)
-    out = args.json or args.workdir / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}_{args.jobs}x{args.lines}{'_stages' if args.stages_only else ''}{'_limits' if args.procore_limits else ''}.json"
+    out = args.json or args.workdir / "results" / (f"{time.strftime('%Y%m%d-%H%M%S')}_{args.jobs}x{args.lines}"
+                                                   f"{'_stages' if args.stages_only else ''}{'_limits' if args.procore_limits else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     say(f"\nFigures written to {out}")

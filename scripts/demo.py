@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         env = airflow_env(var / "airflow", spectrum_db, procore_target_from_fixture(emulator.base_url, fixture), reports)
         print(f"Preparing Airflow (metadata DB under {var / 'airflow'}) ...")
         migrate(env)
-        manual = run_dag(env, reports, "spectrum_budget_import", {"company_code": args.company, "job_number": args.job, "merge_mode": args.merge_mode, "dry_run": False, "review": "never"})
+        manual = run_dag(env, reports, "spectrum_budget_import", {"company_code": args.company, "job_number": args.job, "merge_mode": args.merge_mode,
+                                                                  "dry_run": False, "review": "never"})
         print_summary(manual)
         nightly = run_dag(env, reports, "spectrum_budget_nightly")
         print_summary(nightly)

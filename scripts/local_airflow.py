@@ -72,7 +72,8 @@ def airflow_env(home: Path, spectrum_db: Path, procore: ProcoreTarget, reports: 
                     "schema": url.scheme,
                     "login": procore.client_id,
                     "password": procore.client_secret,
-                    "extra": {"login_url": procore.base_url, "company_id": next(iter(procore.companies.values())), "companies": procore.companies, "timeout": 30},
+                    "extra": {"login_url": procore.base_url, "company_id": next(iter(procore.companies.values())), "companies": procore.companies,
+                              "timeout": 30},
                 }
             ),
         }

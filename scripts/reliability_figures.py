@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,8 @@ def _scenarios(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {}
     for run in faults:
         row = table.setdefault(run["scenario"], {"scenario": run["scenario"], "runs": 0, "converged": 0, "injected": Counter(), "total": 0,
-                                                  "client_retries": 0, "task_retries": 0, "ambiguous_writes": 0, "lost": 0, "duplicates": 0, "tokens": 0, "limit": 0})
+                                                  "client_retries": 0, "task_retries": 0, "ambiguous_writes": 0, "lost": 0, "duplicates": 0,
+                                                  "tokens": 0, "limit": 0})
         row["runs"] += 1
         row["converged"] += run["survived"]
         row["injected"].update({k: v for k, v in run["injected"].items() if v})
@@ -126,7 +127,7 @@ def _injected_text(row: dict[str, Any]) -> str:
 
 def render(f: dict[str, Any], summary: str, seconds: float, quick: bool) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True).stdout.strip()
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     ok = lambda good, total: f"{good} of {total}"  # noqa: E731
     lines = [
         BEGIN,
@@ -144,7 +145,8 @@ def render(f: dict[str, Any], summary: str, seconds: float, quick: bool) -> str:
         f"| processes killed (SIGKILL) mid-load, then rerun to convergence | {ok(f['crash_runs_converged'], f['crash_runs'])} |",
         f"| Spectrum faults ending in a clear error naming the job, nothing written to Procore | {ok(f['spectrum_faults_clear'], f['spectrum_faults'])} |",
         f"| bad inputs tried / handled as specified | {f['bad_inputs']} / {f['bad_inputs_as_expected']} |",
-        f"| look-alike job numbers and mixed-up load inputs kept apart (nothing written into another project) | {f['identity_cases_ok']} of {f['identity_cases']} |",
+        f"| look-alike job numbers and mixed-up load inputs kept apart (nothing written into another project) "
+        f"| {f['identity_cases_ok']} of {f['identity_cases']} |",
         f"| concurrent runs of one project that wrote at the same time | {f['concurrency_overlaps']} of {f['concurrency_runs']} |",
         f"| budget lines checked against the oracle | {f['lines_checked']} |",
         f"| **lines lost** (missing or wrong amount) | **{f['lines_lost']}** |",

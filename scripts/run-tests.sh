@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (`make test`, and so .ci/run). Tests start what they need (emulator, Airflow) themselves.
 #
-# Lint lane first: ruff and mypy over dags/ include/ plugins/ (settings: pyproject.toml, caches under
-# var/cache/), a few seconds warm; any finding stops the run before the slow suites.
+# Lint lane first: ruff over dags/ include/ plugins/ scripts/ tests/, mypy over dags/ include/ plugins/
+# (settings: pyproject.toml, caches under var/cache/), a few seconds warm; any finding stops the run before
+# the slow suites.
 #   scripts/run-tests.sh                 lint lane, then the whole suite (what CI runs)
 #   scripts/run-tests.sh ARGS...         pytest ARGS only (a subset while working); LINT=1 adds the lane
 #   scripts/run-tests.sh --lint-only     the lane alone (`make lint`)
@@ -21,15 +22,15 @@ lint_lane() {
   done
   started=$(date +%s.%N)
   local failed=()
-  .venv/bin/ruff check --quiet --output-format concise dags include plugins || failed+=(ruff)
+  .venv/bin/ruff check --quiet --output-format concise dags include plugins scripts tests || failed+=(ruff)
   .venv/bin/mypy dags include plugins || failed+=(mypy)
   took=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   if [ ${#failed[@]} -gt 0 ]; then
-    echo "lint: FAILED (${failed[*]}): findings in dags/ include/ plugins/ above (${took} s); the tests were not run." >&2
+    echo "lint: FAILED (${failed[*]}): findings above (ruff: dags/ include/ plugins/ scripts/ tests/, mypy: dags/ include/ plugins/; ${took} s); the tests were not run." >&2
     echo "lint: settings in pyproject.toml; \`.venv/bin/ruff check --fix <files>\` fixes ruff's [*] ones." >&2
     exit 1
   fi
-  echo "lint: ruff and mypy clean on dags/ include/ plugins/ (${took} s)"
+  echo "lint: ruff clean on dags/ include/ plugins/ scripts/ tests/, mypy clean on dags/ include/ plugins/ (${took} s)"
 }
 
 if [ "${1:-}" = "--lint-only" ]; then

@@ -115,7 +115,7 @@ class Emulator:
         lines = state["budget_line_items"]
         keys = [f"{line['cost_code']}|{line['line_item_type']}" for line in lines]
         assert len(keys) == len(set(keys)), f"duplicate budget lines in project {project_id}: {keys}"
-        return {key: f"{line['original_budget_amount']}" for key, line in zip(keys, lines)}
+        return {key: f"{line['original_budget_amount']}" for key, line in zip(keys, lines, strict=True)}
 
     def writes(self) -> list[dict]:
         entries = requests.get(f"{self.url}/_emulator/requests", timeout=30).json()

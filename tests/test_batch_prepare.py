@@ -36,7 +36,7 @@ def test_reshaping_many_jobs_at_once_gives_each_job_what_reshaping_it_alone_give
     frames = jobs()
     reasons = [quality.validate_rows(f, KNOWN).reasons for f in frames.values()]
     together = reshape_many(list(frames.values()), reasons)
-    for (name, frame), job_reasons, batch in zip(frames.items(), reasons, together):
+    for (name, frame), job_reasons, batch in zip(frames.items(), reasons, together, strict=True):
         alone = reshape(frame, job_reasons)
         for part in ("line_items", "cost_codes", "left_out"):
             # (an empty job's frames are empty either way; their column types come from the batch)
@@ -136,7 +136,8 @@ def test_a_batch_of_every_demo_job_prepares_each_job_as_if_it_were_alone(demo_sa
         shaped = by_job[key]["stages"]["reshape"]
         want = {o: sum(1 for line in spec["lines"] if line["expected_outcome"] == o) for o in ("line_item", "skipped", "rejected")}
         assert (shaped["line_items"], shaped["skipped"], shaped["rejected"]) == (want["line_item"], want["skipped"], want["rejected"]), key
-        assert {f"{c}|{t}": a for c, t, a in zip(*(read_load_input(by_job[key]["load_input"]).line_items[k] for k in ("cost_code", "cost_type", "amount")))} == spec["expected_budget"]
+        assert {f"{c}|{t}": a for c, t, a in zip(*(read_load_input(by_job[key]["load_input"]).line_items[k]
+                                                   for k in ("cost_code", "cost_type", "amount")), strict=True)} == spec["expected_budget"]
 
 
 def test_job_facts_of_a_batch_are_judged_in_one_call_as_each_alone():

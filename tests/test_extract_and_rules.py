@@ -24,7 +24,8 @@ def test_every_extracted_row_gets_the_outcome_and_reason_the_oracle_expects(demo
         reasons = quality.validate_rows(frame, list(cost_types(spectrum_conn, job.company_code))).reasons
         result = reshape(frame, reasons)
         got = Counter(
-            (row.phase_code if isinstance(row.phase_code, str) else None, row.cost_type if isinstance(row.cost_type, str) else None, row.outcome, row.reason if isinstance(row.reason, str) else None)
+            (row.phase_code if isinstance(row.phase_code, str) else None, row.cost_type if isinstance(row.cost_type, str) else None, row.outcome,
+             row.reason if isinstance(row.reason, str) else None)
             for row in classify(frame, reasons).itertuples()
         )
         want = Counter((line["phase_code"] or None, line["cost_type"] or None, line["expected_outcome"], line["reason"]) for line in job_spec["lines"])

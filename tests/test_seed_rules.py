@@ -21,10 +21,12 @@ def run_job(demo_sample, emulator, tmp_path):
     emulator.reset()
 
     def run(company: str, job: str, mode: str = "override", dry_run: bool = False, client=("demo-client", "demo-secret")) -> dict:
-        api = ProcoreBudgetApi(ProcoreClient(session=requests.Session(), api_base=emulator.url, login_url=emulator.url, client_id=client[0], client_secret=client[1]))
+        api = ProcoreBudgetApi(ProcoreClient(session=requests.Session(), api_base=emulator.url, login_url=emulator.url,
+                                             client_id=client[0], client_secret=client[1]))
         company_id = 1001 if company == "01" else 1002
         with pyodbc.connect(demo_sample.odbc) as spectrum:
-            return import_job(spectrum, api, JobRequest(company, job, company_id, mode, dry_run), RunFolder(f"test-{company}-{job}-{mode}", root=tmp_path).job(company, job))
+            return import_job(spectrum, api, JobRequest(company, job, company_id, mode, dry_run),
+                              RunFolder(f"test-{company}-{job}-{mode}", root=tmp_path).job(company, job))
 
     return run
 
@@ -81,7 +83,8 @@ def test_prerequisite_unlocking_the_procore_budget_lets_the_import_run(run_job, 
     requests.put(f"{emulator.url}/_emulator/projects/{spec['procore_project_id']}", json={"budget_locked": False}, timeout=10).raise_for_status()
     result = run_job(spec["company_code"], spec["job_number"])
     assert result["status"] == "synced"
-    assert emulator.budget(spec["procore_project_id"]) == {f"{l['phase_code']}|{l['cost_type']}": l["budget_amount"] for l in spec["lines"] if l["expected_outcome"] == "line_item"}
+    assert emulator.budget(spec["procore_project_id"]) == {f"{line['phase_code']}|{line['cost_type']}": line["budget_amount"]
+                                                           for line in spec["lines"] if line["expected_outcome"] == "line_item"}
 
 
 def test_prerequisite_standard_permission_is_required(run_job, demo_sample, emulator):
@@ -94,27 +97,28 @@ def test_prerequisite_standard_permission_is_required(run_job, demo_sample, emul
 
 def test_rule_only_items_with_a_job_to_date_cost_or_an_original_estimate_are_imported(run_job, demo_sample, emulator, tmp_path):
     spec = spec_with(demo_sample.manifest(), company_code="01", job_number="20.02")
-    neither = [l for l in spec["lines"] if l["reason"] == "no_estimate_or_cost"]
+    neither = [line for line in spec["lines"] if line["reason"] == "no_estimate_or_cost"]
     assert neither, "the sample must carry lines with neither an estimate nor a JTD cost"
     result = run_job("01", "20.02")
     budget = emulator.budget(spec["procore_project_id"])
-    assert all(f"{l['phase_code']}|{l['cost_type']}" not in budget for l in neither)
+    assert all(f"{line['phase_code']}|{line['cost_type']}" not in budget for line in neither)
     rejects = (tmp_path / "runs" / "test-01-20.02-override" / "01_20.02" / "rejects.csv").read_text()
-    assert all(l["phase_code"] in rejects for l in neither)
+    assert all(line["phase_code"] in rejects for line in neither)
     assert result["stages"]["validate"]["by_reason"]["no_estimate_or_cost"] == len(neither)
 
 
 def test_rule_an_estimate_must_be_greater_than_zero_to_create_a_budget_line_item(run_job, demo_sample, emulator):
     spec = spec_with(demo_sample.manifest(), company_code="01", job_number="20.02")
-    zero_with_cost = [l for l in spec["lines"] if l["reason"] == "estimate_not_positive"]
+    zero_with_cost = [line for line in spec["lines"] if line["reason"] == "estimate_not_positive"]
     assert zero_with_cost
     run_job("01", "20.02")
     budget = emulator.budget(spec["procore_project_id"])
-    assert all(f"{l['phase_code']}|{l['cost_type']}" not in budget for l in zero_with_cost)
+    assert all(f"{line['phase_code']}|{line['cost_type']}" not in budget for line in zero_with_cost)
     # ...but the cost code exists, so the job-to-date cost has somewhere to land
-    api = ProcoreBudgetApi(ProcoreClient(session=requests.Session(), api_base=emulator.url, login_url=emulator.url, client_id="demo-client", client_secret="demo-secret"))
+    api = ProcoreBudgetApi(ProcoreClient(session=requests.Session(), api_base=emulator.url, login_url=emulator.url,
+                                         client_id="demo-client", client_secret="demo-secret"))
     codes = {c["code"] for c in api.cost_codes(1001, spec["procore_project_id"])}
-    assert {l["phase_code"] for l in zero_with_cost} <= codes
+    assert {line["phase_code"] for line in zero_with_cost} <= codes
     assert budget == spec["expected_budget"]
 
 
@@ -124,7 +128,7 @@ def test_rule_every_extracted_row_is_loaded_skipped_or_rejected_with_its_reason(
         result = run_job(company, job)
         shaped = result["stages"]["reshape"]
         assert shaped["line_items"] + shaped["skipped"] + shaped["rejected"] == result["stages"]["extract"]["extracted"] == len(spec["lines"])
-        assert Counter(result["stages"]["validate"]["by_reason"]) == Counter(l["reason"] for l in spec["lines"] if l["reason"])
+        assert Counter(result["stages"]["validate"]["by_reason"]) == Counter(line["reason"] for line in spec["lines"] if line["reason"])
         assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"]
 
 

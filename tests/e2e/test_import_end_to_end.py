@@ -18,7 +18,8 @@ def test_manual_import_of_one_project_ends_with_the_exact_budget(demo_sample, em
     emulator.reset()
     spec = manifest_job(demo_sample.manifest(), "01", "19.50")
     assert spec["existing_procore_budget"], "this job must start with lines in Procore so the modes differ"
-    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": mode, "dry_run": False, "review": "never"})
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": mode, "dry_run": False,
+                                                           "review": "never"})
     assert emulator.budget(spec["procore_project_id"]) == spec[expected_key]
     result = read(run / "01_19.50" / "result.json")
     assert result["status"] == "synced"
@@ -27,7 +28,8 @@ def test_manual_import_of_one_project_ends_with_the_exact_budget(demo_sample, em
     assert reshaped["line_items"] + reshaped["skipped"] + reshaped["rejected"] == len(spec["lines"])
 
     emulator.clear_log()
-    again = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": mode, "dry_run": False, "review": "never"})
+    again = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": mode, "dry_run": False,
+                                                             "review": "never"})
     assert emulator.writes() == [], "a second run with nothing changed in Spectrum must write nothing"
     assert read(again / "01_19.50" / "result.json")["stages"]["load"]["plan"]["create"] == 0
     assert emulator.budget(spec["procore_project_id"]) == spec[expected_key]
@@ -36,7 +38,8 @@ def test_manual_import_of_one_project_ends_with_the_exact_budget(demo_sample, em
 def test_dry_run_plans_but_writes_nothing(demo_sample, emulator, airflow_home):
     emulator.reset()
     spec = manifest_job(demo_sample.manifest(), "01", "19.50")
-    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": True, "review": "never"})
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": True,
+                                                           "review": "never"})
     assert emulator.writes() == []
     assert emulator.budget(spec["procore_project_id"]) == spec["existing_procore_budget"]
     plan = read(run / "01_19.50" / "plan.json")
@@ -52,7 +55,8 @@ def test_dry_run_plans_but_writes_nothing(demo_sample, emulator, airflow_home):
 def test_manual_import_of_a_blocked_job_fails_with_its_reason(demo_sample, emulator, airflow_home):
     emulator.reset()
     spec = next(j for j in demo_sample.manifest()["jobs"] if j["blocked_reason"] == "procore_budget_locked")
-    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": spec["company_code"], "job_number": spec["job_number"], "merge_mode": "override", "dry_run": False, "review": "never"})
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": spec["company_code"], "job_number": spec["job_number"], "merge_mode": "override",
+                                                           "dry_run": False, "review": "never"})
     result = read(next(run.glob("*/result.json")))
     assert (result["status"], result["reason"]) == ("blocked", "procore_budget_locked")
     assert "unlock it first" in (run / "dags_test.log").read_text()

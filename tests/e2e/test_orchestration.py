@@ -26,7 +26,8 @@ def test_nightly_emits_one_asset_event_per_job_loaded(demo_sample, emulator, air
     run = run_dag(airflow_home, "spectrum_budget_nightly", {"merge_mode": "override", "dry_run": False, "company_codes": []})
     synced = [r for r in read(run / "summary.json")["results"] if r["status"] == "synced"]
     events = asset_events(airflow_home)[before:]
-    assert sorted(uri for uri, _ in events) == sorted(f"procore://companies/{1001 if r['company_code'] == '01' else 1002}/projects/{r['procore_project_id']}/budget" for r in synced)
+    assert sorted(uri for uri, _ in events) == sorted(
+        f"procore://companies/{1001 if r['company_code'] == '01' else 1002}/projects/{r['procore_project_id']}/budget" for r in synced)
     assert {(e["company_code"], e["job_number"]) for _, e in events} == {(r["company_code"], r["job_number"]) for r in synced}
 
 
@@ -44,9 +45,11 @@ def test_nightly_and_manual_started_together_never_write_one_project_at_once(dem
         envs.append(env)
     runs = reports / "runs"
     before = set(runs.glob("*"))
-    manual = subprocess.Popen([AIRFLOW, "dags", "test", "spectrum_budget_import", "-c", json.dumps({"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"})],
+    manual = subprocess.Popen([AIRFLOW, "dags", "test", "spectrum_budget_import", "-c",
+                               json.dumps({"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"})],
                               env=envs[0], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    nightly = subprocess.Popen([AIRFLOW, "dags", "test", "spectrum_budget_nightly", "-c", json.dumps({"merge_mode": "override", "dry_run": False, "company_codes": ["01"]})],
+    nightly = subprocess.Popen([AIRFLOW, "dags", "test", "spectrum_budget_nightly", "-c",
+                                json.dumps({"merge_mode": "override", "dry_run": False, "company_codes": ["01"]})],
                                env=envs[1], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     outputs = [p.communicate(timeout=600)[0] for p in (manual, nightly)]
     assert manual.returncode == 0 and nightly.returncode == 0, "\n".join(o[-2000:] for o in outputs)

@@ -23,10 +23,11 @@ def test_override_snapshots_first_and_restore_puts_the_budget_back_exactly(demo_
     before = emulator.budget(spec["procore_project_id"])
     assert before == spec["existing_procore_budget"]
 
-    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False, "review": "never"})
+    run = run_dag(airflow_home, "spectrum_budget_import", {"company_code": "01", "job_number": "19.50", "merge_mode": "override", "dry_run": False,
+                                                           "review": "never"})
     assert emulator.budget(spec["procore_project_id"]) == spec["expected_budget"]
     snapshot = read(run / "01_19.50" / "snapshot.json")
-    assert {f"{l['cost_code']}|{l['cost_type']}": l["amount"] for l in snapshot["lines"]} == before
+    assert {f"{line['cost_code']}|{line['cost_type']}": line["amount"] for line in snapshot["lines"]} == before
     assert snapshot["total"] == f"{sum(Decimal(v) for v in before.values()):.2f}"
     pdf = (run / "01_19.50" / "snapshot.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 1000
@@ -68,7 +69,8 @@ def test_reimport_after_a_posted_estimate_change_writes_only_that_change(demo_sa
     new_amount = Decimal(spec["expected_budget"][key]) + Decimal("1234.56")
     with sqlite3.connect(spectrum_copy) as db:
         changed = db.execute(
-            "UPDATE JC_PHASE_MASTER_MC SET Original_Est_Cost = ? WHERE Company_Code = '02' AND TRIM(Job_Number) = '19.50' AND TRIM(Phase_Code) = ? AND TRIM(Cost_Type) = ?",
+            "UPDATE JC_PHASE_MASTER_MC SET Original_Est_Cost = ? WHERE Company_Code = '02' AND TRIM(Job_Number) = '19.50' "
+            "AND TRIM(Phase_Code) = ? AND TRIM(Cost_Type) = ?",
             (str(new_amount), phase, cost_type),
         ).rowcount
     assert changed == 1

@@ -122,7 +122,8 @@ def test_one_app_installed_in_two_companies_reaches_both_and_no_other(emulator_s
         {"id": 7003, "name": "C", "clients": [], "projects": []},
     ]}
     requests.post(f"{base}/_emulator/reset", json=fixture, timeout=10).raise_for_status()
-    token = requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "s"}, timeout=10).json()["access_token"]
+    token = requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "s"},
+                          timeout=10).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     listed = requests.get(f"{base}/rest/v1.0/companies", headers={**auth, "Procore-Company-Id": "7001"}, timeout=10).json()
     assert sorted(c["id"] for c in listed) == [7001, 7002]

@@ -55,7 +55,7 @@ def test_one_line_per_cost_code_and_type(emu: Emu) -> None:
     assert again.json() == {"errors": DUPLICATE}
     seeded = _create(emu, RIVERSIDE, "01-100", "L", original_budget_amount=1)
     assert seeded.json() == {"errors": DUPLICATE}
-    assert [l["original_budget_amount"] for l in emu.lines(RIVERSIDE) if l["cost_code"] == "03-300"] == ["10"]
+    assert [line["original_budget_amount"] for line in emu.lines(RIVERSIDE) if line["cost_code"] == "03-300"] == ["10"]
 
 
 def test_update_and_move(emu: Emu) -> None:
@@ -115,7 +115,7 @@ def test_sync_creates_and_updates(emu: Emu) -> None:
     assert body[0]["id"] == existing[0]["id"] and body[1]["wbs_code"]["id"] == new_wbs
     assert body[1]["wbs_code"] == {"id": new_wbs, "flat_code": "03-300.M", "description": "Concrete.Material"}
     assert body[1]["currency_configuration"] == {"currency_iso_code": "USD"}
-    state = {(l["cost_code"], l["line_item_type"]): l["original_budget_amount"] for l in emu.lines(RIVERSIDE)}
+    state = {(line["cost_code"], line["line_item_type"]): line["original_budget_amount"] for line in emu.lines(RIVERSIDE)}
     assert state == {("01-100", "L"): "12345678901.23", ("02-200", "M"): "2500.50", ("03-300", "M"): "0.01"}
 
 
@@ -206,7 +206,7 @@ def test_thousand_new_lines_in_one_sync(emu: Emu) -> None:
     answer = api.post(f"{BLI}/sync", json={"project_id": RIVERSIDE, "budget_line_items": items})
     assert answer.status_code == 200 and answer.elapsed.total_seconds() < 5
     assert len(emu.lines(RIVERSIDE)) == 1002
-    total = sum(Decimal(l["original_budget_amount"]) for l in emu.lines(RIVERSIDE))
+    total = sum(Decimal(line["original_budget_amount"]) for line in emu.lines(RIVERSIDE))
     assert total == sum(i["original_budget_amount"] for i in items) + Decimal("4000.50")
 
 
@@ -249,7 +249,7 @@ def test_v2_list_and_delete(emu: Emu) -> None:
     assert isinstance(row["wbs_code"]["id"], str) and row["cost_code_id"] == "3001"
     gone = api.delete(V2.format(p=RIVERSIDE) + f"/{row['id']}")
     assert gone.status_code == 204 and gone.content == b""
-    assert [l["id"] for l in emu.lines(RIVERSIDE)] == [int(data[1]["id"])]
+    assert [line["id"] for line in emu.lines(RIVERSIDE)] == [int(data[1]["id"])]
     assert api.delete(V2.format(p=RIVERSIDE) + f"/{row['id']}").status_code == 404
     assert api.get(f"/rest/v2.0/companies/1002/projects/{RIVERSIDE}/budget_line_items").status_code == 403
 
@@ -273,7 +273,7 @@ def test_budget_views_and_detail_rows(emu: Emu) -> None:
     rows = exact(api.get(path, params={"project_id": RIVERSIDE, "budget_row_type": "budgeted"}))
     assert response_problems("GET", path, 200, rows) == []
     lines = emu.lines(RIVERSIDE)
-    assert [r["id"] for r in rows] == [l["id"] for l in lines]
+    assert [r["id"] for r in rows] == [line["id"] for line in lines]
     assert all(set(r) == DETAIL_KEYS for r in rows)  # only the spec's documented keys
     first = rows[0]
     assert first["cost_code"] == "01-100 - General Conditions" and first["category"] == "Labor"

@@ -52,7 +52,7 @@ def test_faults_on_every_kind_of_write(emu: Emu, kind: str) -> None:
     """The first call of each write endpoint fails: cost codes, types, wbs codes, creates, updates, deletes."""
     paths = ["/line_item_types/sync", "/cost_codes/sync", "/wbs_codes/bulk_create", SYNC, SYNC, "/budget_line_items/"]
     rules = [{"kind": kind, "status": 503, "path_contains": p, "method": m, "times": 1}
-             for p, m in zip(paths, ["PATCH", "PATCH", "PATCH", "POST", "POST", "DELETE"])]
+             for p, m in zip(paths, ["PATCH", "PATCH", "PATCH", "POST", "POST", "DELETE"], strict=True)]
     rules[4]["skip"] = 1  # the update batch follows the create batch
     emu.faults(retry_after=0, rules=rules)
     run_import(emu.loader(emu.client()), "override")

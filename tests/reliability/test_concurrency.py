@@ -31,7 +31,7 @@ def test_same_project_never_written_twice_at_once_other_projects_in_parallel(emu
     ]
     outputs = [p.communicate(timeout=300) for p in processes]
     set_faults(emu.url)
-    for process, (out, err) in zip(processes, outputs):
+    for process, (_out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err[-3000:]
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert all(r["status"] == "synced" for r in results), [r["status"] for r in results]
@@ -45,7 +45,7 @@ def test_same_project_never_written_twice_at_once_other_projects_in_parallel(emu
     # the other projects did not queue behind 01/19.50 (or each other)
     assert all(hold["waited_s"] < 0.5 for hold in locks[2:]), locks[2:]
     spans = sorted((hold["acquired_at"], hold["released_at"]) for hold in [first] + locks[2:])
-    overlapping = any(a_end > b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    overlapping = any(a_end > b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
 
     manifest = demo_sample.manifest()
     checks = [check_budget(emu.url, job_spec(manifest, c, j)["procore_project_id"], expected_budget(job_spec(manifest, c, j), "override"), f"{c}/{j}")

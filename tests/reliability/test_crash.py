@@ -32,7 +32,6 @@ import requests
 
 from include.budget_import.artifacts import RunFolder
 from include.budget_import.pipeline import JobRequest, import_job
-
 from standins.procore_emulator.server import EmulatorServer
 from tests.conftest import ROOT, Emulator, Sample, build_sample
 from tests.reliability.harness import check_budget, make_api, record, set_faults, set_limits
@@ -129,7 +128,8 @@ def _committed(url: str, path: str, method: str) -> int:
 FIRST_IMPORT_KILLS = [
     KillPoint("after the first create batch", {"slow_rate": 1.0, "slow_seconds": 0.8, "methods": ["POST"], "path_contains": SYNC},
               lambda url: _committed(url, SYNC, "POST") >= 1),
-    pytest.param(KillPoint("while the cost-code sync is in flight", {"slow_rate": 1.0, "slow_seconds": 1.5, "methods": ["PATCH"], "path_contains": "/cost_codes/sync"},
+    pytest.param(KillPoint("while the cost-code sync is in flight",
+                           {"slow_rate": 1.0, "slow_seconds": 1.5, "methods": ["PATCH"], "path_contains": "/cost_codes/sync"},
                            lambda url: bool(requests_log(url, "/cost_codes/sync", "PATCH"))), marks=pytest.mark.slow),
     pytest.param(KillPoint("after the second create batch", {"slow_rate": 1.0, "slow_seconds": 0.8, "methods": ["POST"], "path_contains": SYNC},
                            lambda url: _committed(url, SYNC, "POST") >= 2), marks=pytest.mark.slow),

@@ -118,7 +118,8 @@ def run_scenario(emu, sample, tmp_path, scenario: Scenario, seed: int) -> None:
     sleep = FastSleep(cap_s=2.0 if scenario.real_waits else 0.01)
     problems: list[str] = []
     errors: list[str] = []
-    stats = {"api_calls": 0, "client_retries": 0, "rate_limited": 0, "paced": 0, "token_fetches": 0, "task_retries": 0, "ambiguous_writes": 0, "tokens_expired": 0}
+    stats = {"api_calls": 0, "client_retries": 0, "rate_limited": 0, "paced": 0, "token_fetches": 0, "task_retries": 0, "ambiguous_writes": 0,
+             "tokens_expired": 0}
     checks = []
     modes: dict[tuple[str, str], str] = {}
     run = RunFolder(f"faults-{seed}", root=tmp_path)

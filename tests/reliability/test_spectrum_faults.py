@@ -120,7 +120,8 @@ def test_sqlite_file_in_a_missing_folder_names_the_job(tmp_path, monkeypatch):
     from include.budget_import.dag_tasks import spectrum_for
 
     monkeypatch.setenv("AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA", "true")
-    monkeypatch.setenv("AIRFLOW_CONN_SPECTRUM_DB", f'{{"conn_type": "odbc", "schema": "{tmp_path / "gone" / "spectrum.db"}", "extra": {{"driver": "SQLite3"}}}}')
+    monkeypatch.setenv("AIRFLOW_CONN_SPECTRUM_DB",
+                       f'{{"conn_type": "odbc", "schema": "{tmp_path / "gone" / "spectrum.db"}", "extra": {{"driver": "SQLite3"}}}}')
     with pytest.raises(SpectrumError, match=r"job 01/19\.50 \(stage extract, connecting\).*connect failed"):
         with spectrum_for("01", "19.50", "extract"):
             pass

@@ -105,7 +105,7 @@ def test_normalise_lines_equals_normalise_line_row_by_row():
     rows = [r for r in rows if all(_outcome(db_amount, v)[0] != "error" for v in r[5:])]
     assert len(rows) > 1000
     assert normalise_lines(rows) == [normalise_line(r) for r in rows]
-    for a, b in zip(normalise_lines(rows), (normalise_line(r) for r in rows)):
+    for a, b in zip(normalise_lines(rows), (normalise_line(r) for r in rows), strict=True):
         assert [type(v) for v in a] == [type(v) for v in b]
     assert normalise_lines([]) == []
 

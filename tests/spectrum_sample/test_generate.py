@@ -165,8 +165,7 @@ def test_budgets_override_versus_keep_existing(demo_manifest):
 
 
 def _rows_by_job(ds):
-    for b in ds.iter_jobs():
-        yield b
+    yield from ds.iter_jobs()
 
 
 @pytest.mark.parametrize("kw", [dict(profile="demo"), dict(profile="scale", jobs=6, lines=120, dirty_rate=0.2)])
@@ -180,7 +179,7 @@ def test_rows_fit_the_schema_and_are_consistent(kw):
             t = schema.TABLES_BY_NAME[table]
             for row in rows:
                 assert len(row) == len(t.columns)
-                for col, v in zip(t.columns, row):
+                for col, v in zip(t.columns, row, strict=True):
                     if v is None:
                         assert col.nullable, (table, col.name)
                     elif col.kind == "varchar":
@@ -212,7 +211,7 @@ def test_rows_fit_the_schema_and_are_consistent(kw):
         for t in b.rows["JC_TRANSACTION_HISTORY_MC"]:
             raw[(t[T["Phase_Code"]], t[T["Cost_Type"]])] += t[T["Tran_Amount"]]
             trimmed[(t[T["Phase_Code"]].strip(" "), t[T["Cost_Type"]].strip(" "))] += t[T["Tran_Amount"]]
-        for r, ln in zip(b.rows["JC_PHASE_MASTER_MC"], b.manifest["lines"]):
+        for r, ln in zip(b.rows["JC_PHASE_MASTER_MC"], b.manifest["lines"], strict=True):
             assert raw.get((r[P["Phase_Code"]], r[P["Cost_Type"]]), 0) == Decimal(ln["jtd_cost"])
             assert trimmed.get((ln["phase_code"], ln["cost_type"]), 0) == Decimal(ln["jtd_cost"])
 

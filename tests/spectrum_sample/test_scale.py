@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import time
 
-
 from standins.spectrum_sample.generate import Dataset
 from standins.spectrum_sample.load import build
 

@@ -125,7 +125,8 @@ def reports_root(tmp_path: Path) -> Path:
 
     ready = finished("01", "20.01", "dry_run", nightly_id, at="2026-11-21T02:31:00+00:00", total="1112112.07", rejected_total="98334.57", procore_total="0.00",
                      plan={"create": 10, "update": 0, "delete": 0, "keep": 0}, rejected=8, description="Harbor Campus Bldg A")
-    stopped = blocked("01", "21.10", "estimates_not_posted", "Estimate entries are not posted in Spectrum: post them, then import. (2 unposted estimate entries)",
+    stopped = blocked("01", "21.10", "estimates_not_posted",
+                      "Estimate entries are not posted in Spectrum: post them, then import. (2 unposted estimate entries)",
                       at="2026-11-21T02:31:01+00:00")
     invalid = blocked("02", "4410", "failed_validation", "A reshaped line item is not mapped to a Procore cost code and line item type.",
                       at="2026-11-21T02:31:02+00:00")
@@ -155,6 +156,7 @@ def airflow_runs() -> dict:
 def client(reports_root: Path, airflow_runs: dict):
     """The app over the sample reports, logged in (the auth dependency overridden: login is not the point)."""
     from fastapi.testclient import TestClient
+
     from spectrum_budget_reports.app import create_app
 
     app = create_app(reports_root, task_label=lambda dag_id, run_id, task_id, map_index: {3: "01/21.10"}.get(map_index),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -154,7 +153,8 @@ def test_links_from_the_dag_run_and_task_instance_views(api_server: ApiServer):
     run_id = nightly_run_id(api_server)
     run = session.get(f"{api_server.url}{PREFIX}/dag-run", params={"dag_id": "spectrum_budget_nightly", "run_id": run_id}, timeout=30)
     assert run.status_code == 200 and run.url.startswith(f"{api_server.url}{PREFIX}/runs/")
-    assert set(rows_of(run.text)[0]) == {p.name for p in (api_server.reports / "runs" / run.url.rsplit("/", 1)[1]).iterdir() if p.is_dir() and not p.name.startswith(".")}
+    assert set(rows_of(run.text)[0]) == {p.name for p in (api_server.reports / "runs" / run.url.rsplit("/", 1)[1]).iterdir()
+                                         if p.is_dir() and not p.name.startswith(".")}
 
     bearer = {"Authorization": f"Bearer {api_server.token()}"}
     tis = requests.get(f"{api_server.url}/api/v2/dags/spectrum_budget_nightly/dagRuns/{quote(run_id, safe='')}/taskInstances",

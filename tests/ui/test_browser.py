@@ -133,12 +133,14 @@ def test_log_in_and_read_the_reports(api_server: ApiServer, browser):
 
     # Inside Airflow's UI: the navigation entry, and the tab on the DAG run.
     b.navigate(f"{base}/plugin/spectrum-budgets")
-    b.wait_for("(() => { const f = document.querySelector('iframe'); return f && f.contentDocument && f.contentDocument.querySelectorAll('tr[data-job]').length > 0; })()",
+    b.wait_for("(() => { const f = document.querySelector('iframe'); "
+               "return f && f.contentDocument && f.contentDocument.querySelectorAll('tr[data-job]').length > 0; })()",
                timeout=60, what="the Budgets page in Airflow's UI")
     assert "Spectrum Budgets" in b.evaluate("document.body.innerText")
     shot(b, "6-airflow-nav-spectrum-budgets")
     b.navigate(f"{base}/dags/spectrum_budget_nightly/runs/{quote(run_id, safe='')}/plugin/spectrum-budgets-run")
-    b.wait_for("(() => { const f = document.querySelector('iframe'); return f && f.contentDocument && f.contentDocument.querySelectorAll('tr[data-job]').length > 0; })()",
+    b.wait_for("(() => { const f = document.querySelector('iframe'); "
+               "return f && f.contentDocument && f.contentDocument.querySelectorAll('tr[data-job]').length > 0; })()",
                timeout=60, what="the run's reports in the DAG run view")
     shot(b, "7-airflow-dag-run-tab")
 

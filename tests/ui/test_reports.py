@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from spectrum_budget_reports import reports as rp
 
+from spectrum_budget_reports import reports as rp
 from tests.ui.conftest import PLUGINS, blocked, finished, write_json, write_status
 
 
@@ -93,7 +93,8 @@ def test_job_report_reads_every_file(reports_root: Path):
     assert job.rejects_total == 1 and job.rejects[0]["reason"] == "missing_key"
     assert (job.reconciliation_checked_lines, job.reconciliation_mismatches) == (2, 0)
     assert job.snapshot_total == "26500.00"
-    assert [d.name for d in job.downloads] == ["rejects.csv", "snapshot.pdf", "snapshot.json", "validation.json", "plan.json", "reconciliation.json", "result.json"]
+    assert [d.name for d in job.downloads] == ["rejects.csv", "snapshot.pdf", "snapshot.json", "validation.json", "plan.json", "reconciliation.json",
+                                               "result.json"]
 
 
 def test_a_blocked_job_report_has_only_its_reason(reports_root: Path):

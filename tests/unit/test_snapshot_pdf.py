@@ -231,7 +231,8 @@ def test_without_the_dejavu_font_the_core_font_shows_latin_1(tmp_path: Path, mon
 OLD_SNAPSHOT = {  # as written before the PDF named anything: no names, no plan, no local time
     "company_code": "01", "job_number": "19.50", "procore_company_id": 1001, "project_id": 2001, "taken_at": "2026-11-20T02:30:40+00:00",
     "line_count": 2, "total": "26500.00",
-    "lines": [{"id": 1, "cost_code": "01-100", "cost_type": "L", "amount": "1500.00"}, {"id": 2, "cost_code": "99-900", "cost_type": "O", "amount": "25000.00"}],
+    "lines": [{"id": 1, "cost_code": "01-100", "cost_type": "L", "amount": "1500.00"},
+              {"id": 2, "cost_code": "99-900", "cost_type": "O", "amount": "25000.00"}],
 }
 
 
