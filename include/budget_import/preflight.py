@@ -156,7 +156,15 @@ def check_sql_files(conn: Any, folder: Path | None = None) -> list[Check]:
     if not paths:
         return [Check("sql_files", "SQL files", FAILED, f"no .sql file in {folder}",
                       "Point BUDGET_IMPORT_SQL_DIR at a copy of include/sql/ (every file), or unset it.")]
-    return [check_sql_file(conn, path) for path in paths]
+    checks = [check_sql_file(conn, path) for path in paths]
+    for name in sql_files.missing_from(folder):  # a site's copy from before a file was added: the shipped one runs
+        check = check_sql_file(conn, sql_files.SQL_DIR / f"{name}.sql")
+        if check.status == OK:
+            check.status = WARNING
+            check.message = f"{name}.sql is not in {folder}: the shipped include/sql/{name}.sql is used, and runs ({check.details.get('rule')})"
+            check.todo = f"Copy include/sql/{name}.sql into {folder} (your copy of the folder predates it) and adapt it if your Spectrum needs."
+        checks.append(check)
+    return checks
 
 
 # --- 3. Procore -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ which rule it implements in a one-line `-- rule:` header, which the preflight na
 """
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from include.budget_import.settings import sql_dir as configured_sql_dir
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"  # the shipped files
 RULE_PREFIX = "-- rule:"
+log = logging.getLogger(__name__)
 
 
 def sql_dir() -> Path:
@@ -24,10 +26,35 @@ def sql_names(folder: Path | None = None) -> list[str]:
     return sorted(path.stem for path in (folder or sql_dir()).glob("*.sql"))
 
 
+def sql_path(name: str) -> Path:
+    """<sql dir>/<name>.sql. A site's folder (BUDGET_IMPORT_SQL_DIR) without a file the shipped folder has
+    (one a later version added, such as transaction_job_numbers.sql) uses the shipped file, logged once:
+    the site's copy predates it, and the preflight says so (copy it into the folder to adapt it)."""
+    folder = sql_dir()
+    path = folder / f"{name}.sql"
+    if folder != SQL_DIR and not path.is_file() and (SQL_DIR / f"{name}.sql").is_file():
+        _warn_shipped_used(str(folder), name)
+        return SQL_DIR / f"{name}.sql"
+    return path
+
+
+@cache
+def _warn_shipped_used(folder: str, name: str) -> None:
+    log.warning("%s has no %s.sql (a file added after the folder was copied): using the shipped include/sql/%s.sql; "
+                "copy it into %s to adapt it to this Spectrum", folder, name, name, folder)
+
+
+def missing_from(folder: Path) -> list[str]:
+    """The statement names the shipped folder has and `folder` lacks (the shipped file is used for them)."""
+    if folder.resolve() == SQL_DIR.resolve():
+        return []
+    return sorted(set(sql_names(SQL_DIR)) - set(sql_names(folder)))
+
+
 def load_sql(name: str) -> str:
-    """Text of <sql dir>/<name>.sql without its whole-line `--` comments: some ODBC drivers (SQLite's)
-    count `?` markers without understanding comments, so an apostrophe in a comment breaks them."""
-    return _statement(str(sql_dir() / f"{name}.sql"))
+    """Text of <sql dir>/<name>.sql (sql_path) without its whole-line `--` comments: some ODBC drivers
+    (SQLite's) count `?` markers without understanding comments, so an apostrophe in a comment breaks them."""
+    return _statement(str(sql_path(name)))
 
 
 @cache

@@ -3,6 +3,7 @@ through `?` markers, and gets exactly as many values from spectrum_source as it 
 from __future__ import annotations
 
 import ast
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -313,3 +314,40 @@ def test_text_parameters_are_declared_varchar_so_sql_server_can_seek_its_indexes
     for (sql, params), declared in zip(rec.calls, rec.declared, strict=True):
         assert len(declared) == len(params) == sql.count("?")
         assert declared == [(pyodbc.SQL_VARCHAR, spectrum_source.TEXT_PARAMETER_SIZE, 0)] * len(params), sql[:60]
+
+
+def test_a_site_folder_from_before_a_file_was_added_uses_the_shipped_one_and_the_preflight_says_so(demo_sqlite, tmp_path, monkeypatch):
+    """A site's copy of include/sql/ (BUDGET_IMPORT_SQL_DIR) made before transaction_job_numbers.sql existed:
+    the extraction uses the shipped file (the same lines as with the shipped folder) and logs it; the preflight
+    runs that file and warns, saying to copy it; a file the site's folder has is still its own."""
+    import pyodbc
+
+    from include.budget_import import preflight, sql_files
+
+    conn = pyodbc.connect(demo_sqlite)
+    try:
+        job = spectrum_source.find_job(conn, "01", "19.50")
+        shipped = _lines(conn, job)
+        folder = _site_copy(tmp_path, lambda text: text)
+        (folder / "transaction_job_numbers.sql").unlink()
+        (folder / "cost_types.sql").write_text("-- rule: the site's own\nSELECT 'X', 'site' WHERE 1 = ?", encoding="utf-8")
+        monkeypatch.setenv("BUDGET_IMPORT_SQL_DIR", str(folder))
+        sql_files._warn_shipped_used.cache_clear()
+        warnings: list[logging.LogRecord] = []
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = warnings.append  # type: ignore[method-assign]  # (Airflow's logging set-up may not propagate)
+        logging.getLogger(sql_files.__name__).addHandler(handler)
+        try:
+            assert _lines(conn, job) == shipped
+        finally:
+            logging.getLogger(sql_files.__name__).removeHandler(handler)
+        assert sql_files.sql_path("transaction_job_numbers") == SQL_DIR / "transaction_job_numbers.sql"
+        assert spectrum_source.cost_types(conn, "01") == {}, "the site's own file is read, not the shipped one"
+        checks = {c.name: c for c in preflight.check_sql_files(conn, folder)}
+    finally:
+        conn.close()
+    assert ["has no transaction_job_numbers.sql" in r.getMessage() for r in warnings] == [True], "logged once"
+    added = checks["sql:transaction_job_numbers.sql"]
+    assert added.status == preflight.WARNING and "Copy include/sql/transaction_job_numbers.sql into" in added.todo
+    assert checks["sql:budget_lines.sql"].status == preflight.OK and len(checks) == len(SQL_FILES)
+    assert sql_files.missing_from(SQL_DIR) == []
