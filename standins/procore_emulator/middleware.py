@@ -33,6 +33,11 @@ class ConnectionDropped(Exception):
     """Raised when no transport can be found to abort (not under uvicorn): the server answers nothing."""
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request's body had arrived (a killed task mid-upload): there is
+    no request to check or act on, as a real server gets no complete request either."""
+
+
 def is_api_path(path: str) -> bool:
     return path.startswith(("/rest/", "/oauth/"))
 
@@ -41,6 +46,8 @@ async def read_body(receive: Receive) -> bytes:
     chunks, more = [], True
     while more:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))
@@ -155,6 +162,17 @@ class EmulatorMiddleware:
         method, path = scope["method"], scope["path"]
         entry = emu.log.start(method, path, scope.get("query_string", b"").decode("latin-1"), started)
         headers = Headers(scope=scope)
+        try:
+            await self._handle(scope, receive, send, entry, headers)
+        except ClientGone:
+            entry["status"] = None
+            entry["fault"] = "client_gone"
+        finally:
+            entry["duration_ms"] = round((time.time() - started) * 1000, 3)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, entry: dict[str, Any], headers: Headers) -> None:
+        emu = self.emu
+        method, path = scope["method"], scope["path"]
         if path == "/oauth/token":
             body = await read_body(receive)
             receive = replay(body, receive)
@@ -239,34 +257,31 @@ class EmulatorMiddleware:
 
             return _send
 
-        try:
-            if not decision.allowed:
-                await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
-                return
-            fault = emu.faults.decide(method, path)
-            entry["fault"] = fault.kind or ("slow" if fault.delay else None)
-            if fault.delay:
-                # The request has arrived; the server is slow to answer it. Read the body first so a
-                # client that gives up meanwhile does not cancel the work: like a real server, the
-                # write is still applied (a timed-out create is ambiguous, not harmless).
-                if path != "/oauth/token":
-                    body = await read_body(receive)
-                    receive = replay(body, receive)
-                await asyncio.sleep(fault.delay)
-            retry_after = str(emu.faults.config.retry_after)
-            if fault.kind == "error":
-                if fault.status == 503:
-                    extra["Retry-After"] = retry_after
-                await respond(send_with_headers, fault.status, {"errors": http.HTTPStatus(fault.status).phrase}, {})
-            elif fault.kind == "rate_limit":
+        if not decision.allowed:
+            await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
+            return
+        fault = emu.faults.decide(method, path)
+        entry["fault"] = fault.kind or ("slow" if fault.delay else None)
+        if fault.delay:
+            # The request has arrived; the server is slow to answer it. Read the body first so a
+            # client that gives up meanwhile does not cancel the work: like a real server, the
+            # write is still applied (a timed-out create is ambiguous, not harmless).
+            if path != "/oauth/token":
+                body = await read_body(receive)
+                receive = replay(body, receive)
+            await asyncio.sleep(fault.delay)
+        retry_after = str(emu.faults.config.retry_after)
+        if fault.kind == "error":
+            if fault.status == 503:
                 extra["Retry-After"] = retry_after
-                await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
-            elif fault.kind == "drop":
-                await drop_connection(send)
-            elif fault.kind == "lost_response":
-                await serve(swallow, check_answer=False)  # the write is applied and committed...
-                await drop_connection(send)  # ...but the client never hears about it
-            else:
-                await serve(send_with_headers, check_answer=True)
-        finally:
-            entry["duration_ms"] = round((time.time() - started) * 1000, 3)
+            await respond(send_with_headers, fault.status, {"errors": http.HTTPStatus(fault.status).phrase}, {})
+        elif fault.kind == "rate_limit":
+            extra["Retry-After"] = retry_after
+            await respond(send_with_headers, 429, {"message": LIMIT_MESSAGE}, {})
+        elif fault.kind == "drop":
+            await drop_connection(send)
+        elif fault.kind == "lost_response":
+            await serve(swallow, check_answer=False)  # the write is applied and committed...
+            await drop_connection(send)  # ...but the client never hears about it
+        else:
+            await serve(send_with_headers, check_answer=True)

@@ -1,13 +1,16 @@
 """Fault injection: 5xx, 429, slow answers, dropped connections and committed-but-lost writes."""
 from __future__ import annotations
 
+import json
+import socket
 import time
 from decimal import Decimal
+from urllib.parse import urlparse
 
 import pytest
 import requests
 
-from .conftest import RIVERSIDE, Emu
+from .conftest import COMPANY, RIVERSIDE, Emu
 
 SYNC = "/rest/v1.0/budget_line_items/sync"
 
@@ -137,3 +140,28 @@ def test_bad_fault_config_is_refused(emu: Emu) -> None:
                 {"error_statuses": [404]}, {"rules": [{"kind": "explode"}]}):
         assert emu.anon.put("/_emulator/faults", json=bad).status_code == 422, bad
     assert emu.admin("GET", "/faults")["error_rate"] == 0
+
+
+def test_a_client_killed_mid_upload_leaves_no_request_and_no_violation(emu: Emu) -> None:
+    """A task killed while sending a sync (tests/reliability) cuts its body short: the emulator neither
+    applies nor contract-checks a request that never fully arrived (a real server gets none either)."""
+    line = emu.lines(RIVERSIDE)[0]
+    since = max((v["seq"] for v in emu.admin("GET", "/contract")["violations"]), default=0)
+    body = json.dumps({"project_id": RIVERSIDE, "budget_line_items": [
+        {"id": line["id"], "wbs_code_id": line["wbs_code_id"], "original_budget_amount": 9}]}).encode()
+    url = urlparse(emu.base_url)
+    head = (f"POST {SYNC} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nAuthorization: Bearer {emu.token()}\r\n"
+            f"Procore-Company-Id: {COMPANY}\r\nUser-Agent: spectrum-procore-budget/test\r\n\r\n").encode()
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+    deadline = time.monotonic() + 60  # the server notices the closed socket in its own time: wait for its log entry
+    while True:
+        log = emu.admin("GET", "/requests", params={"path_contains": "/sync"})
+        if log and log[-1]["duration_ms"] is not None:
+            break
+        assert time.monotonic() < deadline, log
+        time.sleep(0.05)
+    assert [(e["status"], e["fault"]) for e in log] == [(None, "client_gone")]
+    assert [v for v in emu.admin("GET", "/contract")["violations"] if v["seq"] > since] == []
+    assert emu.lines(RIVERSIDE)[0] == line
