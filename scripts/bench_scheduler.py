@@ -48,7 +48,8 @@ def _run_figures(run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, An
     return {"state": run["state"], "trigger_to_done_s": round(wall, 2) if wall is not None else None, "tasks": tasks}
 
 
-def scheduler_figures(lines: int = 1000, workdir: Path | None = None) -> dict[str, Any]:
+def scheduler_figures(lines: int = 1000, workdir: Path | None = None, keep: bool = False) -> dict[str, Any]:
+    """`keep`: leave the deployment's folder (task logs, reports, metadata) for a look at where a task's time went."""
     from scripts.benchmark import sample, spectrum_jobs
     from scripts.local_airflow import airflow_env, procore_target_from_fixture, without_retries
     from standins.procore_emulator.server import EmulatorServer
@@ -83,7 +84,10 @@ def scheduler_figures(lines: int = 1000, workdir: Path | None = None) -> dict[st
         return {"lines": lines, "job": f"{company}/{job}", "executor": "LocalExecutor", "runs": runs,
                 "verdicts": _verdicts(runs), "loadavg": os.getloadavg()}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            print(f"  kept the deployment's folder: {work} (task logs under airflow_home/logs)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _verdicts(runs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -119,8 +123,9 @@ def print_figures(figures: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--keep", action="store_true", help="keep the deployment's folder (task logs) and print where it is")
     args = parser.parse_args()
-    figures = scheduler_figures(args.lines)
+    figures = scheduler_figures(args.lines, keep=args.keep)
     print_figures(figures)
     for v in figures["verdicts"]:
         print(f"  [{'MET ' if v['ok'] else 'MISS'}] {v['text']}")
