@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from include.budget_import import gx_configurations
 from include.budget_import.money import CENT
 from include.budget_import.rules import ESTIMATE_LIMIT, KEY_FORBIDDEN_CATEGORIES, ROW_RULES
 
@@ -180,9 +179,8 @@ def ge_outcomes(frame: pd.DataFrame, name: str, id_column: str = "row_id",
     (an ExpectationSuiteValidationResult)."""
     saved = saved_validation(name)
     lean = frame[saved.columns].set_axis(pd.Index(frame[id_column].to_numpy(), dtype="int64"), axis=0)
-    with gx_configurations.built_once():
-        validation = saved.definition.run(batch_parameters={"dataframe": lean}, expectation_parameters=dict(parameters or {}),
-                                          result_format=RESULT_FORMAT)
+    validation = saved.definition.run(batch_parameters={"dataframe": lean}, expectation_parameters=dict(parameters or {}),
+                                      result_format=RESULT_FORMAT)
     by_id = {str(outcome.expectation_config.id): outcome for outcome in validation.results}  # GX's order is not the suite's
     outcomes = []
     for check in saved.checks:
