@@ -228,14 +228,14 @@ def plan_review(groups: list[list[PreparedJob]], params: dict[str, Any], run_id:
         return {"ask": False, "review_body": ""}
     prepared = jobs[0]
     ready = prepared["ready"]
+    review = str(params.get("review") or "auto")
+    name = ready.get("procore_project_name") or ready["procore_project_id"]
+    if not asks_a_person(review, 1, bool(params.get("dry_run", False))):  # `never`, or a dry run: nobody is asked, nothing to read
+        return {"ask": False, "review_body": "", "project": f"{name}"}  # (the load checks its input's identity itself)
     folder = RunFolder(run_id).job(ready["company_code"], ready["job_number"])
     load_input = read_load_input(prepared["load_input"])
     load_input.check_identity(ready)
     loader = BudgetLoader(procore_hook().get_api(), pipeline.project_target(ready), pipeline.RunCompanyFacts(folder.run, int(ready["procore_company_id"])))
-    review = str(params.get("review") or "auto")
-    name = ready.get("procore_project_name") or ready["procore_project_id"]
-    if not asks_a_person(review, 1, bool(params.get("dry_run", False))):  # `never`, or a dry run: nobody is asked, nothing to read
-        return {"ask": False, "review_body": "", "project": f"{name}"}
     with final_on_client_errors(f"Job {ready['company_code']}/{ready['job_number']}"):
         try:
             existing = loader.existing_lines()

@@ -51,3 +51,20 @@ def test_who_is_asked_and_what_they_read() -> None:
     assert "1 created, 1 updated, 3 deleted" in body and "| update | 01-100 | L | 1000.00 | 1200.00 |" in body
     assert "| delete | 02-200 | M | 500.00 |  |" in body and "creates 1 lines ($75.50)" in body
     assert "[snapshot.pdf](/spectrum-budgets/runs/r/jobs/01_19.50/files/snapshot.pdf)" in body
+
+
+@pytest.mark.parametrize("params", [{"review": "never"}, {"review": "auto", "dry_run": True}, {"review": "always", "dry_run": True}],
+                         ids=["never", "auto, dry run", "always, dry run"])
+def test_the_review_task_reads_nothing_when_nobody_is_asked(monkeypatch: pytest.MonkeyPatch, params: dict) -> None:
+    """`plan_review` with nobody to ask neither reads the job's load input nor opens Procore (the load task
+    does both itself): on a manual import with review `never` it is a task of no work."""
+    from include.budget_import import dag_tasks, handoff
+
+    def not_now(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("plan_review read the load input or opened Procore although nobody is asked")
+
+    monkeypatch.setattr(dag_tasks, "procore_hook", not_now)
+    monkeypatch.setattr(handoff, "read_load_input", not_now)
+    prepared = {"ready": {"company_code": "01", "job_number": "19.50", "procore_project_id": 7, "procore_project_name": "Riverside Clinic"},
+                "load_input": {"unreadable": True}}
+    assert dag_tasks.plan_review([[prepared]], params, "manual__1") == {"ask": False, "review_body": "", "project": "Riverside Clinic"}
