@@ -18,6 +18,9 @@ What it does, in order (docs/performance.md has results and how to read them):
    to it), then times validate + reshape + plan over all the lines on the import path both DAGs run
    (batches; the manual DAG's is a batch of one), and each batch's same stages by the hand-written baseline
    (``scripts/stage_baseline.py``, same inputs; its results must equal the pipeline's) for issue 19's ratios.
+   A run that is not ``--stages-only`` does the same after its end-to-end part, on a sample of its own
+   (``--stages-jobs`` x ``--stages-lines``, default 1,000 x 1,000, the size of the targets; 0 skips), so one
+   ``make benchmark`` prints every target.
 4. **DAG files**: import time of each file in ``dags/`` (a fresh subprocess per file, Airflow's SDK
    already imported, best of ``--parse-repeat``).
 5. **Per-task overhead of the nightly DAG** (``--dag-jobs 50,200``; ``--dag-jobs 0`` skips it):
@@ -29,7 +32,7 @@ Memory: peak resident set size of this process during each stage (Linux: the VmH
 through /proc/self/clear_refs before each stage; elsewhere ru_maxrss, which cannot be reset). The figure is
 the whole process (Python, pandas, GE already loaded), so it is what a worker must have.
 
-Options: ``--jobs --lines --seed --dirty-rate --mode --jobs-per-batch --stages-only --procore-limits --skip-e2e --dag-jobs
+Options: ``--jobs --lines --seed --dirty-rate --mode --jobs-per-batch --stages-only --stages-jobs --stages-lines --procore-limits --skip-e2e --dag-jobs
 --parse-repeat --no-dags --json PATH --workdir``. The machine is shared while helpers run: figures are noisy,
 and the load average is printed next to them.
 """
@@ -933,6 +936,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="override", choices=["override", "additive"])
     parser.add_argument("--jobs-per-batch", type=int, default=100, help="jobs prepared together, as the nightly's jobs_per_batch param")
     parser.add_argument("--stages-only", action="store_true", help="no Procore: extraction vs bare fetch, then validate + reshape + plan")
+    parser.add_argument("--stages-jobs", type=int, default=1000,
+                        help="a run that is not --stages-only also times the stages on a sample of its own, this many jobs (0 skips)")
+    parser.add_argument("--stages-lines", type=int, default=1000, help="lines per job of that sample (issue 19's targets are at 1,000 x 1,000)")
     parser.add_argument("--procore-limits", action="store_true", help="emulator at Procore's documented limits (3600/hour, 25 per 10 s)")
     parser.add_argument("--skip-e2e", action="store_true", help="only the DAG figures")
     parser.add_argument("--no-dags", action="store_true", help="skip the DAG import times and per-task overhead")
@@ -971,6 +977,12 @@ def main(argv: list[str] | None = None) -> int:
             stages_only(args, s, results)
         else:
             end_to_end(args, s, results)
+            if args.stages_jobs > 0 and args.stages_lines > 0:  # so one run prints every target, the stages' at their own size
+                staged, built = sample(args.workdir, args.stages_jobs, args.stages_lines, args.seed, args.dirty_rate, args.rebuild)
+                say(f"\nStages sample: {args.stages_jobs} jobs x {args.stages_lines} lines in {staged.folder}"
+                    + (f", built in {built:.1f} s" if built is not None else ", reused"))
+                results["stages_sample"] = {"jobs": args.stages_jobs, "lines": args.stages_lines, "build_s": built}
+                stages_only(args, staged, results)
         results["main_wall_s"] = round(time.perf_counter() - started, 1)
 
     if not args.no_dags:

@@ -21,7 +21,8 @@ def run_benchmark(tmp_path: Path, *args: str) -> tuple[str, dict]:
 
 
 def test_end_to_end_figures_and_dag_import_times(tmp_path):
-    text, figures = run_benchmark(tmp_path, "--dag-jobs", "0", "--parse-repeat", "1", "--load-lines", "300", "--no-scheduler")
+    text, figures = run_benchmark(tmp_path, "--dag-jobs", "0", "--parse-repeat", "1", "--load-lines", "300", "--no-scheduler",
+                                  "--stages-jobs", "3", "--stages-lines", "4")
     print(text)
     for stage in ("prerequisites", "extract", "validate", "reshape", "plan", "load"):
         assert f"    {stage} " in text
@@ -34,6 +35,10 @@ def test_end_to_end_figures_and_dag_import_times(tmp_path):
     assert "an unchanged job:" in text and "Procore REST calls" in text
     load = figures["unchanged_load"]
     assert load["lines"] == 300 and load["seconds"] > 0 and load["calls"] >= 1
+    # the same run times the stages on their own sample, beside their references (issue 19: one run prints every target)
+    assert figures["stages_sample"]["jobs"] == 3 and figures["stages_nightly"]["rows"] == 12
+    assert set(figures["stages_vs_baseline"]) == {"validate", "reshape", "plan", "vs_bare_fetch"}
+    assert "x the hand-written baseline" in text and "the bare driver fetch of the same rows" in text
 
 
 def test_stages_only_figures(tmp_path):
